@@ -1,0 +1,39 @@
+"""Build argparse options from a config dataclass, so defaults live in one place.
+
+Each field becomes ``--field-name`` with the field's type and default; the help
+text comes from ``field(metadata={"help": ...})`` (LivePortrait's ``tyro.cli``
+idea with the standard library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """Add one option per field of dataclass ``cls`` (except ``skip``)."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        kwargs: dict[str, Any] = {"default": default, "dest": f.name}
+        help_text = f.metadata.get("help", "")
+        kwargs["help"] = f"{help_text} (default: {default})" if help_text else f"default: {default}"
+        if f.metadata.get("choices"):
+            kwargs["choices"] = f.metadata["choices"]
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif default is not None:
+            kwargs["type"] = type(default)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
+    """Instantiate ``cls`` from parsed arguments (fields absent from ``args`` keep their defaults)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    values.update(overrides)
+    return cls(**values)

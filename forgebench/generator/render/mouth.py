@@ -1,0 +1,109 @@
+"""Mouth interior: what a warp cannot show when the lips part.
+
+Warping stretches lip pixels across the opening. Where the driven inner-lip
+polygon is open we composite a synthetic interior instead: a dark cavity with a
+vertical falloff, upper teeth under the upper lip, a hint of lower teeth and a
+tongue, all feathered into the lips. Everything is drawn in a small region of
+interest around the mouth with OpenCV polygon fills (no per-pixel Python).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from forgebench.media import face_geometry as fg
+
+_UPPER = np.array(fg.INNER_LIP_UPPER)  # 78 ... 308, left to right in the image
+_LOWER = np.array(fg.INNER_LIP_LOWER)  # 308 ... 78, right to left
+_SUBPIXEL = 4  # fixed-point bits for cv2 drawing: smooth edges at sub-pixel positions
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    return np.round(points * (1 << _SUBPIXEL)).astype(np.int32)
+
+
+class MouthPainter:
+    """Paints the mouth interior into frames.
+
+    Args:
+        skin_rgb: mean skin colour of the source face; teeth and cavity are
+            scaled to its brightness so they sit in the same lighting.
+        source_gap_px: the source's own inner-lip gap. A source that already
+            shows its teeth keeps them (warped) up to that opening; the synthetic
+            interior fades in only as the mouth opens beyond it.
+    """
+
+    def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0) -> None:
+        self.fade_start = max(0.8, 0.9 * source_gap_px)
+        self.fade_width = 3.0 + 0.5 * source_gap_px
+        luma = float(np.dot(skin_rgb, [0.299, 0.587, 0.114]))
+        light = np.clip(luma / 150.0, 0.55, 1.25)
+        self.cavity = np.array([48.0, 18.0, 22.0]) * light
+        self.throat = np.array([22.0, 6.0, 9.0]) * light
+        self.tongue = np.array([165.0, 78.0, 84.0]) * light
+        self.upper_teeth = np.clip(np.array([212.0, 204.0, 188.0]) * light, 0, 235)
+        self.lower_teeth = np.clip(np.array([188.0, 180.0, 166.0]) * light, 0, 225)
+
+    def paint(self, frame: np.ndarray, points: np.ndarray, iod_px: float) -> None:
+        """Composite the interior into ``frame`` in place, given driven 2D ``points`` [478, 2]."""
+        upper, lower = points[_UPPER], points[_LOWER]
+        gap = inner_lip_gap(points)
+        opening = np.clip((gap - self.fade_start) / self.fade_width, 0.0, 1.0)
+        if opening <= 0.0:
+            return  # lips touch, or no wider than the source's own mouth: the warp alone is right
+        polygon = np.concatenate([upper, lower[1:-1]])
+        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            return
+        off = np.array([x0, y0], np.float64)
+        canvas = np.empty((y1 - y0, x1 - x0, 3), np.float32)
+        # Cavity: lighter under the lips, darker toward the throat.
+        rows = np.linspace(0.0, 1.0, y1 - y0, dtype=np.float32)[:, None, None]
+        depth = 1.0 - np.abs(rows - 0.55) * 1.6
+        canvas[:] = self.cavity + (self.throat - self.cavity) * np.clip(depth, 0, 1)
+        centre_lower = points[14] - off
+        half_width = np.linalg.norm(points[308] - points[78]) / 2.0
+        # Tongue: an ellipse resting on the lower teeth, visible when the jaw drops.
+        tongue_c = centre_lower + np.array([0.0, -0.18 * gap])
+        axes = (max(half_width * 0.62, 1.0), max(gap * 0.32, 1.0))
+        cv2.ellipse(canvas, _fixed(tongue_c), _fixed(np.array(axes)), 0, 180, 360, self.tongue.tolist(), -1,
+                    cv2.LINE_AA, _SUBPIXEL)
+        # Teeth: bands following the inner lip lines, over the central part of the mouth.
+        central = slice(2, -2)
+        teeth_h = min(0.42 * gap, 0.11 * iod_px)
+        top = upper[central] - off
+        band = np.concatenate([top, (top + [0.0, teeth_h])[::-1]])
+        cv2.fillPoly(canvas, [_fixed(band)], self.upper_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
+        low_h = min(0.16 * gap, 0.05 * iod_px)
+        bottom = lower[central] - off
+        band = np.concatenate([bottom, (bottom - [0.0, low_h])[::-1]])
+        cv2.fillPoly(canvas, [_fixed(band)], self.lower_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
+        # Alpha: the inner-lip polygon, feathered, fading in as the lips part.
+        mask = np.zeros(canvas.shape[:2], np.float32)
+        cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        mask = cv2.GaussianBlur(mask, (3, 3), 0.8)
+        alpha = (mask * opening)[..., None]
+        roi = frame[y0:y1, x0:x1]
+        canvas = cv2.GaussianBlur(canvas, (3, 3), 0.6)
+        roi[:] = (roi * (1.0 - alpha) + canvas * alpha + 0.5).astype(np.uint8)
+
+
+def inner_lip_gap(points: np.ndarray) -> float:
+    """Mean distance between facing inner-lip points, in the units of ``points``."""
+    return float(np.mean([np.linalg.norm(points[lo, :2] - points[up, :2]) for up, lo in fg.INNER_LIP_PAIRS]))
+
+
+def skin_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Mean RGB of the cheeks (between the eye, the nose and the mouth corner on both sides)."""
+    samples = []
+    for ids in ((50, 101, 118, 205), (280, 330, 347, 425)):
+        centre = points[list(ids), :2].mean(0)
+        x, y = np.round(centre).astype(int)
+        patch = image[max(y - 3, 0): y + 4, max(x - 3, 0): x + 4].reshape(-1, 3)
+        if len(patch):
+            samples.append(patch.mean(0))
+    return np.mean(samples, axis=0) if samples else np.array([180.0, 140.0, 120.0])

@@ -1,0 +1,110 @@
+"""Stage 4 — render: drive the source portrait with pose, expression and gaze.
+
+Per frame: the rig deforms the canonical mesh (expression, gaze), the target
+pose places it in the image, the 2D displacement of every vertex (plus
+background anchors) drives a dense piecewise-affine warp, and the mouth interior
+and eyelids are painted where the warp cannot produce them.
+
+Background anchors: two rings around the face oval carry the head's motion
+outward with decreasing weight (hair follows the head; the neck less so), and
+points on the frame border stay put, so the background and shoulders are steady.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from forgebench.generator.analyze import SourceFace
+from forgebench.generator.render.eyes import EyelidPainter, lid_colours
+from forgebench.generator.render.mouth import MouthPainter, inner_lip_gap, skin_colour
+from forgebench.generator.render.rig import FaceRig
+from forgebench.generator.render.warp import DenseWarp, border_anchors
+from forgebench.media import face_geometry as fg
+from forgebench.records import EXPRESSION_NAMES, MotionTrack
+
+# (scale of the face oval about its centre, weight above the mouth line, weight below it)
+ANCHOR_RINGS = ((1.3, 0.9, 0.35), (1.8, 0.4, 0.0))
+_OVAL = np.array(fg.FACE_OVAL)
+_BLINKS = {name: EXPRESSION_NAMES.index(name) for name in ("blink_left", "blink_right")}
+
+
+@dataclass
+class RendererConfig:
+    """Renderer options: ``grid_step`` pixels per warp-grid cell; painters on or off."""
+
+    grid_step: int = 2
+    mouth: bool = True
+    eyelids: bool = True
+
+
+class FaceRenderer:
+    """Renders frames of one source face. ``render(pose, expression, gaze) -> [H, W, 3] uint8``."""
+
+    def __init__(self, source: SourceFace, config: RendererConfig | None = None) -> None:
+        self.config = config or RendererConfig()
+        self.source = source
+        face = source.face
+        self.width, self.height = source.width, source.height
+        self.rig = FaceRig(face.canonical, face.eye_open_ref)
+        self.source_pose = np.asarray(face.pose, np.float64)
+        self.source_points = fg.pose_to_points(self.rig.canonical, self.source_pose, self.width, self.height)
+        pts2d = self.source_points[:, :2]
+        oval = pts2d[_OVAL]
+        centre = oval.mean(axis=0)
+        mouth_y = pts2d[list(fg.MOUTH_CORNERS), 1].mean()
+        rings, weights = [], []
+        for scale, above, below in ANCHOR_RINGS:
+            rings.append(centre + scale * (oval - centre))
+            weights.append(np.where(oval[:, 1] < mouth_y, above, below))
+        self._ring_weights = np.concatenate(weights)[:, None]
+        border = border_anchors(self.width, self.height)
+        self._n_border = len(border)
+        control = np.concatenate([pts2d, *rings, border])
+        self.warp = DenseWarp(control, self.width, self.height, grid_step=self.config.grid_step)
+        self.mouth = (
+            MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d)) if self.config.mouth else None
+        )
+        self.eyelids = EyelidPainter(lid_colours(source.image, pts2d)) if self.config.eyelids else None
+        self._image_f = source.image
+
+    @property
+    def source_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The source's own (pose, expression, gaze): rendering them reproduces the source."""
+        return self.source_pose.copy(), self.rig.expression.copy(), self.rig.gaze.copy()
+
+    def vertices(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
+        """[478, 3] driven mesh in output pixels."""
+        canonical = self.rig.deform(expression, gaze)
+        return fg.pose_to_points(canonical, pose, self.width, self.height)
+
+    def render(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
+        points = self.vertices(pose, expression, gaze)
+        d = points[:, :2] - self.source_points[:, :2]
+        ring = np.tile(d[_OVAL], (len(ANCHOR_RINGS), 1)) * self._ring_weights
+        displacement = np.concatenate([d, ring, np.zeros((self._n_border, 2))])
+        frame = self.warp.apply(self._image_f, displacement)
+        iod = float(pose[5]) * self.width
+        if self.mouth is not None:
+            self.mouth.paint(frame, points[:, :2], iod)
+        if self.eyelids is not None:
+            expr = np.asarray(expression)
+            self.eyelids.paint(frame, points[:, :2], {k: float(expr[i]) for k, i in _BLINKS.items()})
+        return frame
+
+    def render_track(self, track: MotionTrack) -> Iterator[np.ndarray]:
+        """Frames for every row of ``track``."""
+        for t in range(track.n_frames):
+            yield self.render(track.pose[t], track.expression[t], track.gaze[t])
+
+
+def contact_sheet(frames: list[np.ndarray], columns: int = 4, width: int = 256) -> np.ndarray:
+    """Tile frames into one image (for looking at results)."""
+    tiles = [cv2.resize(f, (width, round(f.shape[0] * width / f.shape[1]))) for f in frames]
+    while len(tiles) % columns:
+        tiles.append(np.zeros_like(tiles[0]))
+    rows = [np.concatenate(tiles[i: i + columns], axis=1) for i in range(0, len(tiles), columns)]
+    return np.concatenate(rows, axis=0)

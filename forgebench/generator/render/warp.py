@@ -1,0 +1,105 @@
+"""Dense image warp driven by sparse control-point displacements.
+
+The control points are the source mesh's 478 vertices plus background anchors.
+Their Delaunay triangulation in the *source* image is fixed for an identity, so
+the barycentric weights of every grid pixel are computed once; a frame's dense
+forward displacement field is then a gather of three control-point
+displacements per pixel (piecewise-affine interpolation, the classic
+piecewise-affine warp, vectorised).
+
+``cv2.remap`` needs the backward map (output pixel -> source pixel). With the
+forward field ``D`` (source ``p`` lands at ``p + D(p)``) we solve ``p = q − D(p)``
+by fixed-point iteration on the coarse grid (two steps are enough for the smooth,
+small displacements of talking heads), then upsample the map to full size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import sparse
+from scipy.spatial import Delaunay
+
+
+class DenseWarp:
+    """Backward maps for an image of ``width`` x ``height`` from control points.
+
+    Args:
+        control_points: [N, 2] source-image positions (pixels) of all control points.
+        width, height: image size.
+        grid_step: pixels per coarse-grid cell (2 keeps lips crisp at 512²).
+        iterations: fixed-point steps inverting the forward field.
+    """
+
+    def __init__(self, control_points: np.ndarray, width: int, height: int, grid_step: int = 2,
+                 iterations: int = 2) -> None:
+        self.width, self.height = width, height
+        self.grid_w, self.grid_h = max(2, round(width / grid_step)), max(2, round(height / grid_step))
+        self.iterations = iterations
+        pts = np.asarray(control_points, np.float64)
+        tri = Delaunay(pts)
+        sx, sy = width / self.grid_w, height / self.grid_h
+        # Grid pixel centres in source pixel coordinates (cv2.resize's convention).
+        gx = (np.arange(self.grid_w) + 0.5) * sx - 0.5
+        gy = (np.arange(self.grid_h) + 0.5) * sy - 0.5
+        grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+        simplex = tri.find_simplex(grid)
+        outside = simplex < 0
+        if outside.any():  # only if anchors do not cover the frame; clamp to the nearest vertex
+            nearest = np.argmin(((grid[outside, None, :] - pts[None]) ** 2).sum(-1), axis=1)
+            simplex[outside] = [np.flatnonzero((tri.simplices == v).any(1))[0] for v in nearest]
+        transform = tri.transform[simplex]
+        bary2 = np.einsum("nij,nj->ni", transform[:, :2], grid - transform[:, 2])
+        bary = np.concatenate([bary2, 1.0 - bary2.sum(1, keepdims=True)], axis=1)
+        if outside.any():
+            bary[outside] = np.clip(bary[outside], 0.0, 1.0)
+            bary[outside] /= bary[outside].sum(1, keepdims=True)
+        # The field is linear in the control displacements: field = W @ d with W
+        # sparse [G, N], three non-zeros (barycentric weights) per grid pixel.
+        n_grid = len(grid)
+        self.weights = sparse.csr_matrix(
+            (bary.astype(np.float32).ravel(), tri.simplices[simplex].ravel(), np.arange(0, 3 * n_grid + 1, 3)),
+            shape=(n_grid, len(pts)),
+        )
+        self.grid = grid.reshape(self.grid_h, self.grid_w, 2).astype(np.float32)
+        # Grid coordinates of each grid point, for sampling the field at moved positions.
+        self._to_grid = np.array([1.0 / sx, 1.0 / sy], np.float32)
+        xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+        self._identity = np.stack([xs, ys], axis=-1)
+
+    def forward_field(self, displacement: np.ndarray) -> np.ndarray:
+        """[grid_h, grid_w, 2] forward displacement from control displacements [N, 2]."""
+        field = self.weights @ np.asarray(displacement, np.float32)
+        return field.reshape(self.grid_h, self.grid_w, 2).astype(np.float32, copy=False)
+
+    def backward_map(self, displacement: np.ndarray) -> np.ndarray:
+        """[height, width, 2] float32 map for ``cv2.remap`` (source x, y per output pixel)."""
+        field = self.forward_field(displacement)
+        source = self.grid - field
+        for _ in range(self.iterations - 1):
+            # Sample the field where the current estimate lands, in grid units.
+            gxy = (source + 0.5) * self._to_grid - 0.5
+            sampled = cv2.remap(field, gxy[..., 0], gxy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            source = self.grid - sampled
+        if (self.grid_w, self.grid_h) == (self.width, self.height):
+            return source
+        # Upsample the displacement, not the coordinates: near the frame edge the
+        # resize clamps, which is right for a (vanishing) displacement only.
+        offset = cv2.resize(source - self.grid, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        return offset + self._identity
+
+    def apply(self, image: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+        """Warp ``image`` [H, W, C] so control point i moves by ``displacement[i]``."""
+        m = self.backward_map(displacement)
+        return cv2.remap(image, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
+def border_anchors(width: int, height: int, per_side: int = 6) -> np.ndarray:
+    """[4*per_side, 2] fixed points around the frame edge (slightly outside it)."""
+    t = np.linspace(0.0, 1.0, per_side, endpoint=False)
+    x0, y0, x1, y1 = -1.0, -1.0, width, height
+    top = np.stack([x0 + t * (x1 - x0), np.full_like(t, y0)], 1)
+    right = np.stack([np.full_like(t, x1), y0 + t * (y1 - y0)], 1)
+    bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
+    left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
+    return np.concatenate([top, right, bottom, left])
