@@ -14,7 +14,9 @@ written long before the last is rendered.
 from __future__ import annotations
 
 import hashlib
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,24 +158,78 @@ class TalkingFacePipeline:
         self, renderer: FaceRenderer, track: MotionTrack, audio: np.ndarray, out: Path,
         provenance: dict[str, str], progress: bool, timings: dict[str, float],
     ) -> tuple[Path, float]:
+        """Render in a worker thread while this thread watermarks and encodes.
+
+        OpenCV, NumPy and libx264 release the GIL, so on two cores rendering
+        frame t+1 overlaps encoding frame t.
+        """
         from tqdm import tqdm
 
-        render_s = 0.0
         first_frame_at = float("nan")
+        frames = RenderThread(renderer, track)
         sink = VideoSink(out, self.config.fps, renderer.width, renderer.height, audio, AUDIO_RATE, provenance,
                          self.writer)
-        with sink:
+        with frames, sink:
             bar = tqdm(total=track.n_frames, disable=not progress, unit="frame", desc="render", file=sys.stderr)
-            for t in range(track.n_frames):
-                r0 = time.perf_counter()
-                frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t])
-                render_s += time.perf_counter() - r0
+            for t, frame in enumerate(frames):
                 sink.write(frame)
                 if t == 0:
                     first_frame_at = time.perf_counter()
                 bar.update(1)
             bar.close()
-        timings["render"] = render_s
+        timings["render"] = frames.render_seconds
         timings["watermark"] = sink.watermark_seconds
         timings["encode"] = sink.encode_seconds
         return sink.path, first_frame_at
+
+
+class RenderThread:
+    """Iterate rendered frames of ``track`` produced by a background thread (bounded queue).
+
+    An exception in the worker is re-raised in the consumer; leaving the ``with``
+    block early stops the worker.
+    """
+
+    _DONE = object()
+
+    def __init__(self, renderer: FaceRenderer, track: MotionTrack, depth: int = 4) -> None:
+        self.renderer, self.track = renderer, track
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.render_seconds = 0.0
+        self.thread = threading.Thread(target=self._work, name="forgebench-render", daemon=True)
+
+    def _work(self) -> None:
+        try:
+            for t in range(self.track.n_frames):
+                if self.stop.is_set():
+                    return
+                t0 = time.perf_counter()
+                frame = self.renderer.render(self.track.pose[t], self.track.expression[t], self.track.gaze[t])
+                self.render_seconds += time.perf_counter() - t0
+                self.queue.put(frame)
+            self.queue.put(self._DONE)
+        except BaseException as exc:  # handed to the consumer
+            self.queue.put(exc)
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __enter__(self) -> RenderThread:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                self.queue.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.thread.join()

@@ -45,10 +45,14 @@ def creation_time() -> datetime:
 
 
 def clip_id(provenance: dict[str, str]) -> str:
-    """A stable id of what made the clip: image, audio, config and seed."""
+    """A stable 32-bit id (8 hex digits) of what made the clip: image, audio, config and seed.
+
+    The watermark payload carries the same 32 bits, so a re-uploaded copy whose
+    metadata was stripped still names its clip.
+    """
     keys = ("image_sha256", "audio_sha256", "config_hash", "seed", "motion_model")
     text = "|".join(str(provenance.get(k, "")) for k in keys)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 class VideoSink:
@@ -72,7 +76,7 @@ class VideoSink:
             audio_sha256=provenance["audio_sha256"], clip_id=cid, created=created,
         )
         self.watermarker = Watermarker(key=config.watermark_key)
-        payload = Payload.create(generator=provenance["generator"], version=provenance["version"], clip=cid,
+        payload = Payload.create(generator=provenance["generator"], version=provenance["version"], clip=int(cid, 16),
                                  created=created)
         self.plan = self.watermarker.prepare(height, width, payload)
         self.writer = VideoWriter(path, fps, width, height, audio=audio, audio_rate=audio_rate,

@@ -24,13 +24,19 @@ def check_writable(path: str | Path) -> Path:
     parent = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise InputError(f"output path {str(path)!r} is a directory: give a file name")
-    if not parent.exists():
+    if not parent.exists() and not any(p.is_file() for p in parent.parents):
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot create the output folder {str(parent)!r} ({exc.strerror}): choose another -o path") from None
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write to {str(parent)!r} (permission denied): choose another -o path")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {str(path)!r}: {str(parent)!r} is not a folder; choose another -o path")
+    # Try it: permission bits say nothing for root, read-only mounts or full disks.
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write to {str(parent)!r} ({exc.strerror}): choose another -o path") from None
     return path
 
 

@@ -38,12 +38,13 @@ class MouthPainter:
         self.fade_start = max(0.8, 0.9 * source_gap_px)
         self.fade_width = 3.0 + 0.5 * source_gap_px
         luma = float(np.dot(skin_rgb, [0.299, 0.587, 0.114]))
-        light = np.clip(luma / 150.0, 0.55, 1.25)
-        self.cavity = np.array([48.0, 18.0, 22.0]) * light
-        self.throat = np.array([22.0, 6.0, 9.0]) * light
-        self.tongue = np.array([165.0, 78.0, 84.0]) * light
-        self.upper_teeth = np.clip(np.array([212.0, 204.0, 188.0]) * light, 0, 235)
-        self.lower_teeth = np.clip(np.array([188.0, 180.0, 166.0]) * light, 0, 225)
+        # The mouth is in the lips' shadow: never brighter than in a well-lit face.
+        light = float(np.clip(luma / 160.0, 0.5, 1.0))
+        self.cavity = np.array([58.0, 22.0, 26.0]) * light
+        self.throat = np.array([24.0, 8.0, 10.0]) * light
+        self.tongue = np.array([138.0, 66.0, 70.0]) * light
+        self.upper_teeth = np.array([206.0, 197.0, 180.0]) * light
+        self.lower_teeth = np.array([170.0, 160.0, 146.0]) * light
 
     def paint(self, frame: np.ndarray, points: np.ndarray, iod_px: float) -> None:
         """Composite the interior into ``frame`` in place, given driven 2D ``points`` [478, 2]."""
@@ -78,7 +79,15 @@ class MouthPainter:
         top = upper[central] - off
         band = np.concatenate([top, (top + [0.0, teeth_h])[::-1]])
         cv2.fillPoly(canvas, [_fixed(band)], self.upper_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
-        low_h = min(0.16 * gap, 0.05 * iod_px)
+        # Gaps between the incisors, so the teeth read as teeth and not as a slab.
+        tooth_w = 0.17 * iod_px
+        centre_x = (points[13, 0] + points[14, 0]) / 2.0 - off[0]
+        top_y = float(top[:, 1].min())
+        for k in range(-3, 4):
+            x = centre_x + k * tooth_w
+            cv2.line(canvas, _fixed(np.array([x, top_y])), _fixed(np.array([x, top_y + teeth_h * 1.2])),
+                     (self.upper_teeth * 0.72).tolist(), 1, cv2.LINE_AA, _SUBPIXEL)
+        low_h = min(0.1 * gap, 0.035 * iod_px)
         bottom = lower[central] - off
         band = np.concatenate([bottom, (bottom - [0.0, low_h])[::-1]])
         cv2.fillPoly(canvas, [_fixed(band)], self.lower_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
@@ -87,8 +96,11 @@ class MouthPainter:
         cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
         mask = cv2.GaussianBlur(mask, (3, 3), 0.8)
         alpha = (mask * opening)[..., None]
+        # Ambient occlusion: the interior darkens toward the mouth corners.
+        cols = (np.arange(x1 - x0, dtype=np.float32) - centre_x) / max(half_width, 1.0)
+        canvas *= (1.0 - 0.6 * np.clip(np.abs(cols), 0.0, 1.0) ** 2)[None, :, None]
         roi = frame[y0:y1, x0:x1]
-        canvas = cv2.GaussianBlur(canvas, (3, 3), 0.6)
+        canvas = cv2.GaussianBlur(canvas, (5, 5), 1.0)
         roi[:] = (roi * (1.0 - alpha) + canvas * alpha + 0.5).astype(np.uint8)
 
 

@@ -36,7 +36,7 @@ _BLINKS = {name: EXPRESSION_NAMES.index(name) for name in ("blink_left", "blink_
 class RendererConfig:
     """Renderer options: ``grid_step`` pixels per warp-grid cell; painters on or off."""
 
-    grid_step: int = 2
+    grid_step: int = 4
     mouth: bool = True
     eyelids: bool = True
 
