@@ -28,7 +28,8 @@ def check_writable(path: str | Path) -> Path:
         try:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot create the output folder {str(parent)!r} ({exc.strerror}): choose another -o path") from None
+            reason = exc.strerror
+            raise InputError(f"cannot create the output folder {str(parent)!r} ({reason}): choose another -o path") from None
     if not parent.is_dir():
         raise InputError(f"cannot write {str(path)!r}: {str(parent)!r} is not a folder; choose another -o path")
     # Try it: permission bits say nothing for root, read-only mounts or full disks.
@@ -54,7 +55,8 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     'hi'
     """
     path = check_writable(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{PARTIAL_MARK}{path.suffix}", dir=path.parent or ".")
+    suffix = f"{PARTIAL_MARK}{path.suffix}"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent or ".")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
