@@ -29,7 +29,8 @@ def check_writable(path: str | Path) -> Path:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             reason = exc.strerror
-            raise InputError(f"cannot create the output folder {str(parent)!r} ({reason}): choose another -o path") from None
+            msg = f"cannot create the output folder {str(parent)!r} ({reason}): choose another -o path"
+            raise InputError(msg) from None
     if not parent.is_dir():
         raise InputError(f"cannot write {str(path)!r}: {str(parent)!r} is not a folder; choose another -o path")
     # Try it: permission bits say nothing for root, read-only mounts or full disks.
