@@ -8,6 +8,7 @@ import importlib
 # (module, function adding a subcommand to the bench group)
 BENCHES = (
     ("forgebench.generator.bench", "add_bench_generate"),
+    ("forgebench.provenance.commands", "register_bench"),
 )
 
 

@@ -64,7 +64,7 @@ def run_generate_bench(size: int = 512, fps: float = 25.0, seconds: float = 10.0
     frames = [renderer.render(track.pose[t], track.expression[t], track.gaze[t]) for t in range(n)]
     out["render_fps"] = _rate(n, time.perf_counter() - t0)
     wm = Watermarker()
-    plan = wm.prepare(size, size, Payload.create(clip=1))
+    plan = wm.prepare(size, size, Payload.create(clip=1), fps=fps)
     t0 = time.perf_counter()
     marked = [wm.embed(f, i, plan) for i, f in enumerate(frames)]
     out["watermark_fps"] = _rate(n, time.perf_counter() - t0)

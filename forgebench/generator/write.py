@@ -78,7 +78,7 @@ class VideoSink:
         self.watermarker = Watermarker(key=config.watermark_key)
         payload = Payload.create(generator=provenance["generator"], version=provenance["version"], clip=int(cid, 16),
                                  created=created)
-        self.plan = self.watermarker.prepare(height, width, payload)
+        self.plan = self.watermarker.prepare(height, width, payload, fps=fps)
         self.writer = VideoWriter(path, fps, width, height, audio=audio, audio_rate=audio_rate,
                                   metadata=self.metadata, crf=config.crf, preset=config.preset)
         self.path = Path(path)

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from forgebench.generator.analyze import SourceFace
-from forgebench.generator.render.eyes import EyelidPainter, lid_colours
+from forgebench.generator.render.eyes import MIN_CLOSURE, EyelidPainter
 from forgebench.generator.render.mouth import MouthPainter, inner_lip_gap, skin_colour
 from forgebench.generator.render.rig import FaceRig
 from forgebench.generator.render.warp import DenseWarp, border_anchors
@@ -68,7 +68,7 @@ class FaceRenderer:
         self.mouth = (
             MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d)) if self.config.mouth else None
         )
-        self.eyelids = EyelidPainter(lid_colours(source.image, pts2d)) if self.config.eyelids else None
+        self.eyelids = EyelidPainter() if self.config.eyelids else None
         self._image_f = source.image
 
     @property
@@ -92,7 +92,12 @@ class FaceRenderer:
             self.mouth.paint(frame, points[:, :2], iod)
         if self.eyelids is not None:
             expr = np.asarray(expression)
-            self.eyelids.paint(frame, points[:, :2], {k: float(expr[i]) for k, i in _BLINKS.items()})
+            closure = {k: float(expr[i]) for k, i in _BLINKS.items()}
+            if max(closure.values()) >= MIN_CLOSURE:
+                open_eyes = expr.copy()
+                open_eyes[list(_BLINKS.values())] = self.rig.expression[list(_BLINKS.values())]
+                open_points = self.vertices(pose, open_eyes, gaze)
+                self.eyelids.paint(frame, points[:, :2], open_points[:, :2], closure)
         return frame
 
     def render_track(self, track: MotionTrack) -> Iterator[np.ndarray]:
