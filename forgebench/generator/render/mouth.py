@@ -34,7 +34,9 @@ class MouthPainter:
             interior fades in only as the mouth opens beyond it.
     """
 
-    def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0) -> None:
+    def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0, seam_px: float = 4.0) -> None:
+        self.source_gap = source_gap_px
+        self.seam = seam_px  # how far the coarse warp smears the lip line
         self.fade_start = max(0.8, 0.9 * source_gap_px)
         self.fade_width = 3.0 + 0.5 * source_gap_px
         luma = float(np.dot(skin_rgb, [0.299, 0.587, 0.114]))
@@ -50,6 +52,9 @@ class MouthPainter:
         """Composite the interior into ``frame`` in place, given driven 2D ``points`` [478, 2]."""
         upper, lower = points[_UPPER], points[_LOWER]
         gap = inner_lip_gap(points)
+        if self.source_gap > 2.0 and gap < self.source_gap:
+            self._close(frame, upper, lower[::-1], (self.source_gap - gap) / (self.source_gap - 0.5))
+            return
         opening = np.clip((gap - self.fade_start) / self.fade_width, 0.0, 1.0)
         if opening <= 0.0:
             return  # lips touch, or no wider than the source's own mouth: the warp alone is right
@@ -102,6 +107,52 @@ class MouthPainter:
         roi = frame[y0:y1, x0:x1]
         canvas = cv2.GaussianBlur(canvas, (5, 5), 1.0)
         roi[:] = (roi * (1.0 - alpha) + canvas * alpha + 0.5).astype(np.uint8)
+
+
+    def _close(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, closing: float) -> None:
+        """Pull lip texture over a source mouth that showed its teeth.
+
+        The warp squeezes the source's teeth toward the lip line, but a coarse warp
+        grid leaves a band of them visible. We cover a band of ``seam`` pixels on
+        each side of the driven lip line: above the meeting line with pixels from
+        further up (the upper lip), below it with pixels from further down.
+        ``upper`` and ``lower`` are facing inner-lip contours, left to right.
+        """
+        alpha_max = float(np.clip(closing, 0.0, 1.0))
+        if alpha_max <= 0.05:
+            return
+        mid = (upper + lower) / 2.0
+        m = self.seam
+        shift = int(np.ceil(2 * m)) + 1
+        band_top = np.minimum(upper[:, 1], mid[:, 1]) - m
+        band_bot = np.maximum(lower[:, 1], mid[:, 1]) + m
+        x0 = int(np.floor(mid[:, 0].min())) - 2
+        x1 = int(np.ceil(mid[:, 0].max())) + 3
+        y0 = int(np.floor(band_top.min())) - 2
+        y1 = int(np.ceil(band_bot.max())) + 3
+        h, w = frame.shape[:2]
+        if y0 - shift < 0 or y1 + shift > h or x0 < 0 or x1 > w or x1 - x0 < 3:
+            return
+        off = np.array([x0, y0], np.float64)
+        top = np.stack([mid[:, 0], band_top], 1)
+        bot = np.stack([mid[:, 0], band_bot], 1)
+        upper_mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        lower_mask = np.zeros_like(upper_mask)
+        cv2.fillPoly(upper_mask, [_fixed(np.concatenate([top, mid[::-1]]) - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        cv2.fillPoly(lower_mask, [_fixed(np.concatenate([mid, bot[::-1]]) - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        from_above = frame[y0 - shift: y1 - shift, x0:x1].astype(np.float32)
+        from_below = frame[y0 + shift: y1 + shift, x0:x1].astype(np.float32)
+        a_up = cv2.GaussianBlur(upper_mask, (3, 3), 0.8)[..., None] * alpha_max
+        a_lo = cv2.GaussianBlur(lower_mask, (3, 3), 0.8)[..., None] * alpha_max
+        roi = roi * (1 - a_up) + from_above * a_up
+        roi = roi * (1 - a_lo) + from_below * a_lo
+        # The line where the lips meet is in shadow.
+        line = np.zeros_like(upper_mask)
+        cv2.polylines(line, [_fixed(mid - off)], False, 1.0, 1, cv2.LINE_AA, _SUBPIXEL)
+        a = (cv2.GaussianBlur(line, (3, 3), 0.6) * 0.35 * alpha_max)[..., None]
+        roi = roi * (1 - a)
+        frame[y0:y1, x0:x1] = (roi + 0.5).astype(np.uint8)
 
 
 def inner_lip_gap(points: np.ndarray) -> float:

@@ -66,7 +66,9 @@ class FaceRenderer:
         control = np.concatenate([pts2d, *rings, border])
         self.warp = DenseWarp(control, self.width, self.height, grid_step=self.config.grid_step)
         self.mouth = (
-            MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d)) if self.config.mouth else None
+            MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d), seam_px=self.config.grid_step)
+            if self.config.mouth
+            else None
         )
         self.eyelids = EyelidPainter() if self.config.eyelids else None
         self._image_f = source.image
