@@ -167,7 +167,9 @@ def test_deterministic_and_seed_dependent(speech, gen):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert not np.array_equal(a.pose, c.pose)
     assert not np.array_equal(a.expr("blink_left"), c.expr("blink_left"))
-    np.testing.assert_array_equal(a.expr("jaw_open"), c.expr("jaw_open"))  # the mouth depends on audio only
+    # The mouth's timing comes from the audio; only how wide each syllable opens varies with the seed.
+    assert np.corrcoef(a.expr("jaw_open"), c.expr("jaw_open"))[0, 1] > 0.7
+    assert not np.array_equal(a.expr("jaw_open"), c.expr("jaw_open"))
 
 
 def test_streamed_windows_equal_whole_track(speech, gen):

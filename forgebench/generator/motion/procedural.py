@@ -43,6 +43,9 @@ _P = {name: i for i, name in enumerate(POSE_NAMES)}
 WINDOW_MARGIN_S = 8.0  # context each side of a streamed window: the slowest filter (0.4 s, 2 poles) settles
 
 
+JAW_CEILING = 0.34  # IOD: about the widest jaw opening measured on real talking heads here
+
+
 @dataclass(frozen=True)
 class ProceduralConfig:
     """Every knob of :class:`ProceduralMotion`; each field is also a per-call control."""
@@ -51,6 +54,7 @@ class ProceduralConfig:
     jaw_max: float = 0.24  # jaw_open (IOD) above closed at the speaker's loud level
     level_range_db: float = 30.0  # energies this far below the loud level give a closed mouth
     level_exponent: float = 2.0  # >1 keeps quiet consonants nearly closed
+    articulation_jitter: float = 0.8  # log-std of a syllable-rate random gain on the opening (0: loudness only)
     mouth_smooth_ms: float = 30.0  # time constant of each pole of the zero-phase smoother
     width_gain: float = 0.08  # mouth_width change (IOD) at one octave of spectral centroid
     pucker_gain: float = 0.03
@@ -193,7 +197,7 @@ class ProceduralMotion(MotionGenerator):
         frames = features.start + np.arange(n)
         t = frames / fps
         expression = np.tile(source.expression, (n, 1))
-        mouth = self._mouth(features, source, cfg, stats)
+        mouth = self._mouth(features, source, cfg, stats, seed, t)
         for name, values in mouth.items():
             expression[:, _E[name]] = values
         smile_rng = np.random.default_rng([seed, 4])
@@ -221,7 +225,8 @@ class ProceduralMotion(MotionGenerator):
     # -- parts ----------------------------------------------------------------------------------------
     @staticmethod
     def _mouth(
-        features: AudioFeatures, source: SourceState, cfg: ProceduralConfig, stats: ClipStats
+        features: AudioFeatures, source: SourceState, cfg: ProceduralConfig, stats: ClipStats, seed: int,
+        t: np.ndarray,
     ) -> dict[str, np.ndarray]:
         fps, gate = features.fps, features.voiced.astype(np.float64)
         level = _level(features, cfg, stats) ** cfg.level_exponent * gate
@@ -229,7 +234,16 @@ class ProceduralMotion(MotionGenerator):
         ratio = mid - low  # F1-region energy relative to the voice bar / nasal murmur: open vowels are higher
         openness = 1.0 + 0.25 * np.tanh((ratio - stats.band_ratio_db) / 6.0)
         closed = float(np.clip(source.expr("jaw_open"), 0.0, 0.02))
-        opening = _smooth(cfg.mouth_gain * cfg.jaw_max * level * openness, cfg.mouth_smooth_ms / 1000, fps)
+        # Real mouths open as wide as the vowel asks, not as loud as it is: a smooth random gain at
+        # syllable rate (over absolute time, so streamed windows agree) decouples the peaks from
+        # loudness. Without it the mouth tracks the envelope far more tightly than real talkers do.
+        jitter = np.clip(_sinusoid_noise(np.random.default_rng([seed, 7]), t, 1.5, 4.0, 8), -1.5, 1.5)
+        sigma = cfg.articulation_jitter
+        gain = np.exp(sigma * jitter - 0.5 * sigma * sigma)
+        raw = cfg.mouth_gain * cfg.jaw_max * level * openness * gain
+        # Soft ceiling: the widest speech openings, never a yawn.
+        ceiling = JAW_CEILING * max(cfg.mouth_gain, 1e-6)
+        opening = _smooth(ceiling * np.tanh(raw / ceiling), cfg.mouth_smooth_ms / 1000, fps)
 
         centroid = np.maximum(features.spectral_centroid.astype(np.float64), 1.0)
         brightness = np.tanh(np.log2(centroid / stats.centroid_hz)) * gate * np.minimum(1.0, 4 * level)
