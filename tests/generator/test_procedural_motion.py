@@ -168,7 +168,7 @@ def test_deterministic_and_seed_dependent(speech, gen):
     assert not np.array_equal(a.pose, c.pose)
     assert not np.array_equal(a.expr("blink_left"), c.expr("blink_left"))
     # The mouth's timing comes from the audio; only how wide each syllable opens varies with the seed.
-    assert np.corrcoef(a.expr("jaw_open"), c.expr("jaw_open"))[0, 1] > 0.7
+    assert np.corrcoef(a.expr("jaw_open"), c.expr("jaw_open"))[0, 1] > 0.5
     assert not np.array_equal(a.expr("jaw_open"), c.expr("jaw_open"))
 
 
