@@ -1,0 +1,1 @@
+"""Benchmarks: protocols (YAML specs), the corpus builder, dataset adapters and executors."""

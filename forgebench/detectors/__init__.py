@@ -1,0 +1,1 @@
+"""Forensic detectors: a registry of classifiers with one shared, honest evaluation."""

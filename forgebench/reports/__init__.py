@@ -1,0 +1,1 @@
+"""Reports: result tables (Markdown, LaTeX, HTML), figures, the static site and leaderboards."""
