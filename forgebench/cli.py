@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.provenance.commands",
     "forgebench.weights.commands",
     "forgebench.bench_commands",
+    "forgebench.group_commands",
 )
 
 
