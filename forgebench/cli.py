@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.weights.commands",
     "forgebench.bench_commands",
     "forgebench.group_commands",
+    "forgebench.list_commands",
 )
 
 
