@@ -68,3 +68,18 @@ def test_analyzer_measures_back_what_was_rendered(renderer):
     assert np.abs(measured_jaw - jaw).mean() < 0.05
     assert np.abs(track.pose_of("yaw") - yaw).max() < 4.0
     assert np.corrcoef(track.pose_of("yaw"), yaw)[0, 1] > 0.95
+
+
+def test_analyzer_sees_rendered_blinks(renderer):
+    """A fully closed rendered eye must read as closed (> 0.5) to the analyzer, an open one as open."""
+    pose, expr, gaze = renderer.source_state
+    closure = np.array([0, 0, 0, 0, 0.5, 1, 1, 1, 0.5, 0, 0, 0, 0, 0], float)
+    frames = []
+    for b in closure:
+        e = expr.copy()
+        e[EXPRESSION_NAMES.index("blink_left")] = e[EXPRESSION_NAMES.index("blink_right")] = b
+        frames.append(renderer.render(pose, e, gaze))
+    track = analyze_video(np.stack(frames), fps=25.0)
+    measured = (track.expr("blink_left") + track.expr("blink_right")) / 2
+    assert measured[closure == 1].min() > 0.5
+    assert measured[closure == 0].max() < 0.2

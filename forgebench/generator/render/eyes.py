@@ -48,30 +48,38 @@ class EyelidPainter:
             b = float(closure.get(name, 0.0))
             if b < MIN_CLOSURE:
                 continue
-            poly = open_points[upper + lower, :2].copy()
+            poly = open_points[upper + lower, :2]
             height = float(np.ptp(poly[:, 1]))
-            # Cover the open eye's upper lash line too, or it still reads as an open lid.
-            poly[: len(upper), 1] -= 0.35 * height
-            lift = int(np.ceil(1.45 * height)) + 1  # the lid skin lies this far above the opening
-            x0, y0 = np.floor(poly.min(0)).astype(int) - 3
-            x1, y1 = np.ceil(poly.max(0)).astype(int) + 4
-            x0, x1, y1 = max(x0, 0), min(x1, w), min(y1, h)
-            y0 = max(y0, lift)
+            width = float(np.ptp(poly[:, 0]))
+            # Grow the cover past both lash lines of the open eye, or its outline still reads as an eye.
+            grow = max(2, int(round(0.12 * width)))
+            lift = int(np.ceil(height)) + 2 * grow  # skin this far above (below) replaces the upper (lower) part
+            x0, y0 = np.floor(poly.min(0)).astype(int) - 2 * grow
+            x1, y1 = np.ceil(poly.max(0)).astype(int) + 2 * grow + 1
+            x0, x1 = max(x0, 0), min(x1, w)
+            y0, y1 = max(y0, lift), min(y1, h - lift)
             if x1 - x0 < 3 or y1 - y0 < 2:
                 continue
             off = np.array([x0, y0])
             mask = np.zeros((y1 - y0, x1 - x0), np.float32)
             cv2.fillPoly(mask, [_fixed(poly - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
-            mask = cv2.GaussianBlur(mask, (5, 5), 1.2)
-            cover = np.clip((b - MIN_CLOSURE) / 0.5, 0.0, 1.0)
-            lash = np.zeros_like(mask)
-            cv2.polylines(lash, [_fixed(points[upper, :2] - off)], False, 1.0, 2, cv2.LINE_AA, _SUBPIXEL)
-            lash = cv2.GaussianBlur(lash, (3, 3), 0.7)
+            mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+            mask = cv2.GaussianBlur(mask, (0, 0), 0.6 * grow)
+            # Above the driven lid line the upper lid comes down; below it, the lower lid's skin.
+            lid_line = points[upper, :2] - off
+            above = np.zeros_like(mask)
+            band = np.concatenate([lid_line, [[lid_line[-1, 0] + w, -h], [lid_line[0, 0] - w, -h]]])
+            band[[0, -3], 0] += np.array([-w, w])  # extend the lid line sideways past the ROI
+            cv2.fillPoly(above, [_fixed(band)], 1.0, cv2.LINE_AA, _SUBPIXEL)
             roi = frame[y0:y1, x0:x1].astype(np.float32)
-            lid = frame[y0 - lift: y1 - lift, x0:x1].astype(np.float32)
-            a = (mask * cover)[..., None]
-            roi = roi * (1 - a) + lid * a
-            a = (np.clip(lash, 0, 1) * 0.75 * cover)[..., None]
+            skin = np.where(above[..., None] > 0.5, frame[y0 - lift: y1 - lift, x0:x1],
+                            frame[y0 + lift: y1 + lift, x0:x1]).astype(np.float32)
+            skin = cv2.GaussianBlur(skin, (3, 3), 0.8)
+            a = (mask * np.clip((b - MIN_CLOSURE) / 0.5, 0.0, 1.0))[..., None]
+            roi = roi * (1 - a) + skin * a
+            lash = np.zeros_like(mask)
+            cv2.polylines(lash, [_fixed(lid_line)], False, 1.0, 2, cv2.LINE_AA, _SUBPIXEL)
+            a = (cv2.GaussianBlur(lash, (3, 3), 0.7) * 0.75 * a[..., 0])[..., None]
             roi = roi * (1 - a) + self.lash * a
             frame[y0:y1, x0:x1] = (roi + 0.5).astype(np.uint8)
 
