@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.media.commands",
     "forgebench.provenance.commands",
     "forgebench.weights.commands",
+    "forgebench.benchmarks.commands",
     "forgebench.reports.commands",
     "forgebench.bench_commands",
     "forgebench.group_commands",

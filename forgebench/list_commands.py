@@ -10,8 +10,8 @@ REGISTRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "motion": ("forgebench.generator.motion", "motion_registry", ()),
     "metrics": ("forgebench.metrics.base", "metric_registry", ("forgebench.metrics",)),
     "detectors": ("forgebench.detectors.base", "detector_registry", ("forgebench.detectors",)),
-    "perturbations": ("forgebench.benchmarks.perturbations", "perturbation_registry", ()),
-    "datasets": ("forgebench.benchmarks.adapters", "dataset_registry", ()),
+    "perturbations": ("forgebench.benchmarks.perturb", "perturbation_registry", ()),
+    "datasets": ("forgebench.benchmarks.datasets", "dataset_registry", ()),
 }
 
 

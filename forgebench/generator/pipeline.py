@@ -86,7 +86,7 @@ class TalkingFacePipeline:
             audio_features=AudioFeatureConfig(),
             motion=motion_registry.build(config.motion, **motion_params),
             renderer_config=RendererConfig(),
-            writer=WriterConfig(crf=config.crf, preset=config.preset),
+            writer=WriterConfig(crf=config.crf, preset=config.preset, threads=config.threads),
             config=config,
         )
 

@@ -33,6 +33,7 @@ class WriterConfig:
 
     crf: int = 18
     preset: str = "veryfast"
+    threads: int = 0  # x264 threads: 0 automatic; 1 for bytes independent of the machine
     watermark_key: str | None = None
 
 
@@ -80,7 +81,8 @@ class VideoSink:
                                  created=created)
         self.plan = self.watermarker.prepare(height, width, payload, fps=fps)
         self.writer = VideoWriter(path, fps, width, height, audio=audio, audio_rate=audio_rate,
-                                  metadata=self.metadata, crf=config.crf, preset=config.preset)
+                                  metadata=self.metadata, crf=config.crf, preset=config.preset,
+                                  threads=config.threads)
         self.path = Path(path)
         self.n_frames = 0
         self.watermark_seconds = 0.0

@@ -1,0 +1,196 @@
+"""Perturbations at DeeperForensics-style severity levels 1-5, applied to real and fake clips alike.
+
+Each perturbation is a registered class with a level table and a per-frame
+``apply(frame [H, W, 3] uint8, level, rng) -> frame``; ``h264`` instead sets the
+CRF the output is encoded at. Compositions (``"jpeg+blur"``) apply the parts
+left to right at the same level. Everything is deterministic given the seed:
+the noise comes from ``numpy.random.default_rng(seed)``, and the output is
+encoded with one x264 thread (x264's bytes depend on its thread count).
+
+Level tables follow DeeperForensics-1.0 (Jiang et al., CVPR 2020,
+``perturbation/distortions.py``) where it defines the distortion: Gaussian
+noise variance, Gaussian blur kernel, saturation and contrast factors, video
+CRF, and its "JPEG" pixelation (down/up-scaling by 2-6, our ``resize``). Its
+JPEG is that pixelation, so ``jpeg`` here uses per-frame JPEG qualities 90..30
+instead (our choice, not DeeperForensics').
+
+Note: every perturbed clip is decoded and re-encoded (at CRF 18 unless ``h264``
+sets it), while the level-0 clip is the original file; a detector could see the
+extra generation loss, which is why ``h264`` level tables start at CRF 30.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from forgebench.errors import InputError
+from forgebench.media.video import VideoWriter, iter_frames, probe_video, read_metadata
+from forgebench.registry import Registry
+
+BASE_CRF = 18
+_DROP_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder"}
+
+
+class Perturbation:
+    """Base class. ``levels`` maps 1..5 to the parameter; ``apply`` perturbs one frame."""
+
+    levels: dict[int, float] = {}
+    crf_from_level: bool = False  # True: sets the output CRF instead of touching pixels
+
+    def param(self, level: int) -> float:
+        if level not in self.levels:
+            raise InputError(f"perturbation level {level} is not defined: use 1-5")
+        return self.levels[level]
+
+    def apply(self, frame: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+        return frame
+
+
+perturbation_registry: Registry[Perturbation] = Registry("perturbation", Perturbation)
+
+
+def register_perturbation(name: str):
+    return perturbation_registry.register(name)
+
+
+@register_perturbation("jpeg")
+class JPEG(Perturbation):
+    """Per-frame JPEG at quality 90, 75, 60, 45, 30."""
+
+    levels = {1: 90, 2: 75, 3: 60, 4: 45, 5: 30}
+
+    def apply(self, frame, level, rng):
+        ok, buf = cv2.imencode(".jpg", frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(self.param(level))])
+        return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+@register_perturbation("h264")
+class H264(Perturbation):
+    """Re-encode with H.264 at CRF 30, 32, 35, 38, 40 (DeeperForensics 'VC')."""
+
+    levels = {1: 30, 2: 32, 3: 35, 4: 38, 5: 40}
+    crf_from_level = True
+
+
+@register_perturbation("resize")
+class Resize(Perturbation):
+    """Downscale by 2, 3, 4, 5, 6 (area) and back up (bilinear): DeeperForensics' 'JPEG' pixelation."""
+
+    levels = {1: 2, 2: 3, 3: 4, 4: 5, 5: 6}
+
+    def apply(self, frame, level, rng):
+        h, w = frame.shape[:2]
+        f = self.param(level)
+        small = cv2.resize(frame, (max(1, int(w // f)), max(1, int(h // f))), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@register_perturbation("blur")
+class Blur(Perturbation):
+    """Gaussian blur with kernel 7, 9, 13, 17, 21 (sigma from the kernel, OpenCV's rule)."""
+
+    levels = {1: 7, 2: 9, 3: 13, 4: 17, 5: 21}
+
+    def apply(self, frame, level, rng):
+        k = int(self.param(level))
+        return cv2.GaussianBlur(frame, (k, k), 0)
+
+
+@register_perturbation("noise")
+class Noise(Perturbation):
+    """Additive Gaussian noise, variance 0.001 .. 0.05 on a [0, 1] scale, fresh per frame."""
+
+    levels = {1: 0.001, 2: 0.002, 3: 0.005, 4: 0.01, 5: 0.05}
+
+    def apply(self, frame, level, rng):
+        sigma = np.sqrt(self.param(level)) * 255.0
+        noisy = frame.astype(np.float32) + rng.standard_normal(frame.shape, dtype=np.float32) * sigma
+        return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+
+
+@register_perturbation("saturation")
+class Saturation(Perturbation):
+    """Scale chroma (YCrCb) by 0.4, 0.3, 0.2, 0.1, 0.0 (DeeperForensics 'CS')."""
+
+    levels = {1: 0.4, 2: 0.3, 3: 0.2, 4: 0.1, 5: 0.0}
+
+    def apply(self, frame, level, rng):
+        ycc = cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        ycc[..., 1:] = 128.0 + (ycc[..., 1:] - 128.0) * self.param(level)
+        return cv2.cvtColor(np.clip(ycc + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_YCrCb2RGB)
+
+
+@register_perturbation("contrast")
+class Contrast(Perturbation):
+    """Scale contrast about the frame mean by 0.85, 0.725, 0.6, 0.475, 0.35 (DeeperForensics 'CC' factors)."""
+
+    levels = {1: 0.85, 2: 0.725, 3: 0.6, 4: 0.475, 5: 0.35}
+
+    def apply(self, frame, level, rng):
+        f = frame.astype(np.float32)
+        mean = f.mean(axis=(0, 1), keepdims=True)
+        return np.clip((f - mean) * self.param(level) + mean + 0.5, 0, 255).astype(np.uint8)
+
+
+@register_perturbation("color")
+class ColorShift(Perturbation):
+    """Colour shift: saturation then contrast at the same level."""
+
+    levels = Saturation.levels
+
+    def apply(self, frame, level, rng):
+        return Contrast().apply(Saturation().apply(frame, level, rng), level, rng)
+
+
+def parse_chain(name: str) -> list[Perturbation]:
+    """``"jpeg+blur"`` -> [JPEG(), Blur()] (unknown names raise with close matches)."""
+    return [perturbation_registry.build(part) for part in name.split("+")]
+
+
+def perturb_frames(frames: Sequence[np.ndarray] | np.ndarray, name: str, level: int, seed: int) -> list[np.ndarray]:
+    """Apply a perturbation (or chain) to in-memory frames; pixels only (``h264`` is a no-op here)."""
+    chain = parse_chain(name)
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame in frames:
+        for p in chain:
+            frame = p.apply(frame, level, rng)
+        out.append(frame)
+    return out
+
+
+def perturb_video(src: str | Path, dst: str | Path, name: str, level: int, seed: int) -> Path:
+    """Decode ``src``, perturb every frame, re-encode to ``dst`` (atomically) with the source's audio and tags."""
+    from forgebench.media.audio import load_audio
+
+    chain = parse_chain(name)
+    for p in chain:
+        p.param(level)
+    crf = next((int(p.param(level)) for p in reversed(chain) if p.crf_from_level), BASE_CRF)
+    info = probe_video(src)
+    audio = load_audio(src, 16000) if info.has_audio else None
+    tags = {k: v for k, v in read_metadata(src).items() if k not in _DROP_TAGS}
+    tags["forgebench_perturbation"] = f"{name}:{level}:{seed}"
+    rng = np.random.default_rng(seed)
+    writer = None
+    try:
+        for frame in iter_frames(src):
+            if writer is None:
+                h, w = frame.shape[:2]
+                size = (w - w % 2, h - h % 2)  # yuv420p needs even sides
+                writer = VideoWriter(dst, info.fps, size[0], size[1], audio=audio, audio_rate=16000, metadata=tags,
+                                     crf=crf, preset="veryfast", threads=1)
+            frame = frame[: size[1], : size[0]]
+            for p in chain:
+                frame = p.apply(frame, level, rng)
+            writer.write(np.ascontiguousarray(frame))
+    except BaseException as exc:
+        if writer is not None:
+            writer.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    writer.close()
+    return Path(dst)

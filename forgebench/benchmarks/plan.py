@@ -1,0 +1,208 @@
+"""Planning: spec + materialised inputs + dataset clips -> planned manifest rows (a pure function).
+
+A planned row is a dict holding the manifest columns (:mod:`forgebench.benchmarks.manifest`)
+plus the task fields the executor needs (``kind``, ``task``, ``parent``). Clip ids
+are content hashes of everything that determines the clip's bytes: input hashes,
+generator config, seed and the build's timestamp (``source_date_epoch``); a
+perturbed clip's id hashes its parent's id, the perturbation, level and seed.
+
+Splits are drawn over *identity groups*: identities linked by a face-swap donor
+(target and donor) form one group, and every clip of a group lands in the same
+split, so no person appears in two splits.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from forgebench.benchmarks.datasets import SourceClip
+from forgebench.benchmarks.inputs import InputItem
+from forgebench.benchmarks.spec import Spec
+from forgebench.errors import InputError
+from forgebench.generator.config import GenerationConfig
+
+
+def content_id(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def clip_rel_path(clip_id: str, suffix: str = ".mp4") -> str:
+    return f"clips/{clip_id[:2]}/{clip_id}{suffix}"
+
+
+def _row(**kw) -> dict:
+    row = {"clip_id": "", "label": "fake", "source_id": "", "audio_id": "", "generator": "", "config_hash": "",
+           "seed": -1, "perturbation": "none", "level": 0, "split": "", "path": "", "duration": 0.0,
+           "content_sha256": "", "dataset": "forgebench", "status": "planned", "reason": "",
+           "donor_id": "", "synthetic_variant": False, "official_split": "", "av_label": "",
+           "kind": "", "parent": "", "task": {}}
+    row.update(kw)
+    row["is_fake"] = int(row["label"] == "fake")
+    return row
+
+
+def _pairs(spec: Spec, idents: list[InputItem], audios: list[InputItem], seeds: list[int]):
+    """(identity, audio, seed) triples: ``cycle`` gives identity i audio (i + k) mod n per seed k; ``all`` all."""
+    if not idents or not audios:
+        return
+    for k, seed in enumerate(seeds):
+        if spec.pairing == "all":
+            for ident in idents:
+                for audio in audios:
+                    yield ident, audio, seed
+        else:
+            for i, ident in enumerate(idents):
+                yield ident, audios[(i + k) % len(audios)], seed
+
+
+def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem]) -> list[dict]:
+    rows = []
+    for gen in spec.generators:
+        p = gen.params
+        if gen.kind == "forgebench":
+            cfg = GenerationConfig(size=p.size, fps=p.fps, seed=0, motion=p.motion, crop=p.crop, crf=p.crf,
+                                   preset=p.preset)
+            chash = content_id({"config": cfg.config_hash(), "motion_params": p.motion_params,
+                                "controls": p.controls})
+            for ident, audio, seed in _pairs(spec, idents, audios, p.seeds):
+                cid = content_id({"kind": "forgebench", "image": ident.sha256, "audio": audio.sha256,
+                                  "config": chash, "seed": seed, "epoch": spec.source_date_epoch})
+                rows.append(_row(clip_id=cid, source_id=ident.source_id, audio_id=audio.id, generator=gen.name,
+                                 config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="forgebench",
+                                 synthetic_variant=ident.synthetic_variant,
+                                 task={"image": ident.file, "audio": audio.file, "image_sha256": ident.sha256,
+                                       "audio_sha256": audio.sha256, "size": p.size, "fps": p.fps,
+                                       "motion": p.motion, "crop": p.crop, "crf": p.crf, "preset": p.preset,
+                                       "motion_params": p.motion_params, "controls": p.controls,
+                                       "epoch": spec.source_date_epoch}))
+        elif gen.kind == "command":
+            chash = content_id({"cmd": p.cmd, "cwd": p.cwd})
+            for ident, audio, seed in _pairs(spec, idents, audios, p.seeds):
+                cid = content_id({"kind": "command", "image": ident.sha256, "audio": audio.sha256, "config": chash,
+                                  "seed": seed})
+                rows.append(_row(clip_id=cid, source_id=ident.source_id, audio_id=audio.id, generator=gen.name,
+                                 config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="command",
+                                 synthetic_variant=ident.synthetic_variant,
+                                 task={"image": ident.file, "audio": audio.file, "cmd": p.cmd, "cwd": p.cwd,
+                                       "timeout": p.timeout, "seed": seed}))
+        else:
+            rows.extend(_folder_rows(gen.name, Path(p.path), Path(p.mapping)))
+    return rows
+
+
+def _folder_rows(name: str, folder: Path, mapping: Path) -> list[dict]:
+    """Pre-generated fakes: a CSV with columns file, source_id, audio_id maps each file to its identity."""
+    if not mapping.is_file():
+        raise InputError(f"generator {name!r}: mapping CSV {str(mapping)!r} does not exist: give file,source_id,"
+                         "audio_id rows")
+    with mapping.open(newline="") as f:
+        table = list(csv.DictReader(f))
+    if not table or not {"file", "source_id"} <= set(table[0]):
+        raise InputError(f"{mapping}: expected columns file, source_id[, audio_id]; found "
+                         f"{', '.join(table[0]) if table else 'no rows'}")
+    rows = []
+    for r in table:
+        path = (folder / r["file"]).resolve()
+        cid = content_id({"kind": "file", "dataset": name, "file": r["file"]})
+        rows.append(_row(clip_id=cid, source_id=r["source_id"], audio_id=r.get("audio_id", ""), generator=name,
+                         path=str(path), kind="file", dataset=name))
+    return rows
+
+
+def dataset_rows(clips: list[SourceClip]) -> list[dict]:
+    rows = []
+    for c in clips:
+        cid = content_id({"kind": "file", "dataset": c.dataset, "path": c.path})
+        rows.append(_row(clip_id=cid, label=c.label, source_id=c.source_id, audio_id=c.audio_id,
+                         generator=c.generator, path=c.path, kind="file", dataset=c.dataset, donor_id=c.donor_id,
+                         official_split=c.official_split, av_label=c.av_label))
+    return rows
+
+
+def perturbation_rows(spec: Spec, base: list[dict]) -> list[dict]:
+    rows = []
+    for parent in base:
+        for pert in spec.perturbations:
+            for level in pert.levels:
+                cid = content_id({"parent": parent["clip_id"], "perturbation": pert.name, "level": level,
+                                  "seed": spec.seed})
+                seed = int(cid[:8], 16)
+                child = {k: v for k, v in parent.items() if k not in ("task",)}
+                child.update(clip_id=cid, perturbation=pert.name, level=level, path=clip_rel_path(cid),
+                             kind="perturb", parent=parent["clip_id"], status="planned",
+                             task={"parent_path": parent["path"], "name": pert.name, "level": level, "seed": seed})
+                rows.append(child)
+    return rows
+
+
+def identity_groups(rows: list[dict]) -> dict[str, str]:
+    """source_id -> group representative; identities joined by a donor link share a group (union-find)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in rows:
+        a = find(r["source_id"])
+        if r.get("donor_id"):
+            b = find(r["donor_id"])
+            parent[max(a, b)] = min(a, b)
+    return {s: find(s) for s in list(parent)}
+
+
+def assign_splits(spec: Spec, rows: list[dict]) -> None:
+    """Set ``split`` in place: identity groups shuffled with the split seed, then cut by the fractions."""
+    groups = identity_groups(rows)
+    if spec.splits.mode == "official":
+        by_group: dict[str, str] = {}
+        for r in rows:
+            g = groups[r["source_id"]]
+            want = r.get("official_split") or ""
+            if want and by_group.setdefault(g, want) != want:
+                raise InputError(f"official splits put identity group {g!r} in both {by_group[g]} and {want}: "
+                                 "use splits.mode: identity")
+        missing = sorted({groups[r["source_id"]] for r in rows} - set(by_group))
+        if missing:
+            raise InputError(f"identity {missing[0]!r} has no official split: use splits.mode: identity")
+        for r in rows:
+            r["split"] = by_group[groups[r["source_id"]]]
+        return
+    keys = sorted(set(groups.values()))
+    order = np.random.default_rng(spec.splits.seed).permutation(len(keys))
+    n = len(keys)
+    fr = spec.splits
+    n_test = int(round(fr.test * n))
+    n_val = int(round(fr.val * n))
+    if n >= 3:  # a non-zero fraction gets at least one group when there are enough groups
+        n_test = max(n_test, 1 if fr.test > 0 else 0)
+        n_val = max(n_val, 1 if fr.val > 0 else 0)
+    n_val = min(n_val, n - n_test)
+    split_of = {}
+    for rank, idx in enumerate(order):
+        split_of[keys[idx]] = "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
+    for r in rows:
+        r["split"] = split_of[groups[r["source_id"]]]
+
+
+def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip]) -> list[dict]:
+    """All rows of the corpus, base rows first, perturbed rows after, each group sorted by clip id."""
+    base = generator_rows(spec, idents, audios) + dataset_rows(clips)
+    seen: dict[str, dict] = {}
+    for r in base:
+        if r["clip_id"] in seen:
+            raise InputError(f"duplicate clip id {r['clip_id']}: {seen[r['clip_id']]['path']!r} and {r['path']!r} "
+                             "are the same clip listed twice; remove one source")
+        seen[r["clip_id"]] = r
+    assign_splits(spec, base)
+    base.sort(key=lambda r: r["clip_id"])
+    derived = sorted(perturbation_rows(spec, base), key=lambda r: r["clip_id"])
+    return base + derived

@@ -1,0 +1,392 @@
+"""Benchmark protocols: the YAML spec schema (pydantic v2, strict) and its loader.
+
+A spec names everything a corpus is made of: identities, speech, generator
+configurations, perturbations, real sources, splits, metrics and detectors.
+Every model forbids unknown keys, so a typo is an error, not a silently ignored
+option. A spec may ``include:`` another (a bundled name or a file): the two are
+deep-merged, the child winning; lists are replaced, not concatenated.
+
+Paths are relative to the file that declares them and must stay inside the
+declared roots (the spec's own folder, its ``roots:`` entries and any root given
+on the command line): a ``..`` escape or an absolute path elsewhere is refused.
+
+>>> spec = load_spec("tiny")
+>>> spec.name, [g.name for g in spec.generators]
+('tiny', ['procedural-96'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from forgebench.errors import InputError
+
+PROTOCOL_DIR = Path(__file__).parent / "protocols"
+PATH_KEYS = ("path", "mapping", "cwd")  # keys whose string values are file-system paths
+BUILTIN_VARIANTS = ("original", "mirror", "warm", "cool", "bright")
+
+
+def _miss(registry: Any, name: str) -> Exception:
+    try:
+        registry.get(name)
+    except Exception as exc:  # UnknownNameError, with close names
+        return exc
+    return ValueError(name)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --- identities and speech ------------------------------------------------------------------------------------
+
+
+class BuiltinIdentities(Strict):
+    """The default portrait plus synthetic variants: ONE real person, never identity-disjoint data."""
+
+    variants: list[Literal["original", "mirror", "warm", "cool", "bright"]] = ["original"]
+
+
+class FolderSource(Strict):
+    path: str  # a folder (each file one item, id = file stem)
+
+
+class VideoFrameSource(Strict):
+    """One frame of each real identity found by a dataset adapter (same source_id as its real clips)."""
+
+    adapter: str = "generic"
+    path: str
+    params: dict[str, Any] = {}
+    at: float = Field(0.5, ge=0.0, le=1.0, description="where in the clip, as a fraction of its duration")
+
+
+class Identities(Strict):
+    builtin: BuiltinIdentities | None = None
+    folders: list[FolderSource] = []
+    video_frames: list[VideoFrameSource] = []
+
+    @model_validator(mode="after")
+    def _some(self) -> Identities:
+        if self.builtin is None and not self.folders and not self.video_frames:
+            raise ValueError("give at least one of builtin, folders, video_frames")
+        return self
+
+
+class SyntheticSpeech(Strict):
+    """Speech-like test signals (not speech): for tests only."""
+
+    count: int = Field(1, ge=1, le=1000)
+    seconds: float = Field(1.0, gt=0.0, le=60.0)
+
+
+class TTSSpeech(Strict):
+    voices: list[str] = ["joe"]
+    variants: list[str] = ["neutral"]  # names in forgebench.media.tts.VOICE_VARIANTS
+    texts: list[str] = Field(min_length=1)
+    seed: int = 0
+
+    @field_validator("variants")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        from forgebench.media.tts import VOICE_VARIANTS
+
+        bad = [x for x in v if x not in VOICE_VARIANTS]
+        if bad:
+            raise ValueError(f"unknown voice variant {bad[0]!r}; expected one of {', '.join(VOICE_VARIANTS)}")
+        return v
+
+
+class Speech(Strict):
+    synthetic: SyntheticSpeech | None = None
+    tts: TTSSpeech | None = None
+    folders: list[FolderSource] = []
+    max_seconds: float | None = Field(None, gt=0.0, description="cut every audio to at most this long")
+
+    @model_validator(mode="after")
+    def _some(self) -> Speech:
+        if self.synthetic is None and self.tts is None and not self.folders:
+            raise ValueError("give at least one of synthetic, tts, folders")
+        return self
+
+
+# --- generators -----------------------------------------------------------------------------------------------
+
+
+class ForgebenchParams(Strict):
+    motion: str = "procedural"  # checked against the motion registry at build time
+    seeds: list[int] = [0]
+    size: int = Field(256, ge=64, le=2048)
+    fps: float = Field(25.0, ge=1.0, le=120.0)
+    crop: Literal["face", "full"] = "face"
+    crf: int = Field(18, ge=0, le=51)
+    preset: str = "veryfast"
+    motion_params: dict[str, Any] = {}  # e.g. cfg_scale for the diffusion model
+    controls: dict[str, Any] = {}  # per-call controls (gaze, distance, emotion)
+
+    @field_validator("size")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be even (H.264 yuv420p)")
+        return v
+
+
+class CommandParams(Strict):
+    cmd: list[str] = Field(min_length=1)  # placeholders {image} {audio} {out}
+    cwd: str | None = None
+    timeout: float = Field(600.0, gt=0.0)
+    seeds: list[int] = [0]  # passed as {seed} when the template uses it
+
+    @field_validator("cmd")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        if not any("{out}" in a for a in v):
+            raise ValueError("the command template must contain {out}")
+        return v
+
+
+class FolderParams(Strict):
+    path: str  # folder of already generated fakes
+    mapping: str  # CSV: file,source_id,audio_id
+
+
+class ForgebenchGenerator(Strict):
+    name: str
+    kind: Literal["forgebench"]
+    params: ForgebenchParams = ForgebenchParams()
+
+
+class CommandGenerator(Strict):
+    name: str
+    kind: Literal["command"]
+    params: CommandParams
+
+
+class FolderGenerator(Strict):
+    name: str
+    kind: Literal["folder"]
+    params: FolderParams
+
+
+Generator = Annotated[ForgebenchGenerator | CommandGenerator | FolderGenerator, Field(discriminator="kind")]
+
+
+# --- perturbations, real sources, splits ----------------------------------------------------------------------
+
+
+class PerturbationSpec(Strict):
+    name: str  # a registered perturbation, or several joined by '+' (applied left to right)
+    levels: list[int] = [1, 2, 3, 4, 5]
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[int]) -> list[int]:
+        if not v or any(not 1 <= x <= 5 for x in v):
+            raise ValueError("levels must be a non-empty list of integers 1-5")
+        return sorted(set(v))
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from forgebench.benchmarks.perturb import perturbation_registry
+
+        for part in v.split("+"):
+            if part not in perturbation_registry:
+                raise ValueError(str(_miss(perturbation_registry, part)))
+        return v
+
+
+class RealSource(Strict):
+    adapter: str = "generic"
+    path: str
+    params: dict[str, Any] = {}
+
+    @field_validator("adapter")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from forgebench.benchmarks.datasets import dataset_registry
+
+        if v not in dataset_registry:
+            raise ValueError(str(_miss(dataset_registry, v)))
+        return v
+
+
+class Splits(Strict):
+    train: float = Field(0.7, ge=0.0, le=1.0)
+    val: float = Field(0.15, ge=0.0, le=1.0)
+    test: float = Field(0.15, ge=0.0, le=1.0)
+    seed: int = 0
+    mode: Literal["identity", "official"] = "identity"
+
+    @model_validator(mode="after")
+    def _sum(self) -> Splits:
+        if abs(self.train + self.val + self.test - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {self.train + self.val + self.test:g}")
+        return self
+
+
+class Spec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    version: int | str = 1
+    description: str = ""
+    seed: int = 0
+    source_date_epoch: int = Field(1704067200, ge=0, description="container timestamps: same spec, same bytes")
+    roots: list[str] = []
+    identities: Identities
+    speech: Speech
+    generators: list[Generator] = []
+    pairing: Literal["cycle", "all"] = "cycle"
+    perturbations: list[PerturbationSpec] = []
+    real: list[RealSource] = []
+    splits: Splits = Splits()
+    metrics: list[str] = []
+    detectors: list[str] = []
+
+    @model_validator(mode="after")
+    def _unique_generators(self) -> Spec:
+        names = [g.name for g in self.generators]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"generator names must be unique; {sorted(dup)[0]!r} appears twice")
+        return self
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+# --- loading --------------------------------------------------------------------------------------------------
+
+
+def bundled_specs() -> list[str]:
+    """Names of the specs shipped in ``forgebench/benchmarks/protocols``."""
+    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.yaml"))
+
+
+def locate(name_or_file: str | Path, relative_to: Path | None = None) -> Path:
+    """A bundled name or a file path -> the YAML file."""
+    p = Path(name_or_file)
+    if relative_to is not None and not p.is_absolute() and (relative_to / p).is_file():
+        return (relative_to / p).resolve()
+    if p.is_file():
+        return p.resolve()
+    if (PROTOCOL_DIR / f"{name_or_file}.yaml").is_file():
+        return PROTOCOL_DIR / f"{name_or_file}.yaml"
+    raise InputError(f"no spec file or bundled spec named {str(name_or_file)!r}: bundled specs are "
+                     f"{', '.join(bundled_specs())}; or give a YAML file")
+
+
+def deep_merge(base: dict, child: dict) -> dict:
+    """Child wins; nested dicts merge; lists and scalars replace."""
+    out = dict(base)
+    for k, v in child.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # safe_load: YAML never executes code
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read spec {str(path)!r} ({exc.strerror})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a spec must be a YAML mapping (name: ..., identities: ...), got "
+                         f"{type(data).__name__}")
+    return data
+
+
+def _absolutize(node: Any, base: Path, file: Path, roots: list[Path], keypath: str = "") -> Any:
+    """Resolve path-valued keys against ``base`` and check each stays inside ``roots``."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            kp = f"{keypath}.{k}" if keypath else str(k)
+            if k in PATH_KEYS and isinstance(v, str) and not kp.endswith("params.cmd"):
+                out[k] = str(check_inside((base / v).resolve(), roots, file, kp, v))
+            else:
+                out[k] = _absolutize(v, base, file, roots, kp)
+        return out
+    if isinstance(node, list):
+        return [_absolutize(v, base, file, roots, f"{keypath}[{i}]") for i, v in enumerate(node)]
+    return node
+
+
+def check_inside(path: Path, roots: list[Path], file: Path | str, keypath: str, raw: str) -> Path:
+    if not any(path == r or r in path.parents for r in roots):
+        raise InputError(f"{file}: {keypath}: path {raw!r} resolves to {str(path)!r}, outside the declared roots "
+                         f"({', '.join(str(r) for r in roots)}); add a root with 'roots:' or --root")
+    return path
+
+
+def _load_raw(path: Path, extra_roots: list[Path], seen: tuple[Path, ...]) -> dict:
+    if path in seen:
+        raise InputError(f"{path}: include cycle: {' -> '.join(str(p) for p in (*seen, path))}")
+    data = _read_yaml(path)
+    base = path.parent
+    raw_roots = data.get("roots", []) or []
+    if not isinstance(raw_roots, list) or not all(isinstance(r, str) for r in raw_roots):
+        raise InputError(f"{path}: roots: expected a list of folder paths")
+    roots = [base.resolve(), *[(base / r).resolve() for r in raw_roots], *extra_roots]
+    data = _absolutize(data, base, path, roots)
+    data["roots"] = [str(r) for r in roots[1:1 + len(raw_roots)]]
+    include = data.pop("include", None)
+    if include is None:
+        return data
+    if not isinstance(include, str):
+        raise InputError(f"{path}: include: expected a bundled spec name or a file path, got {include!r}")
+    parent = _load_raw(locate(include, relative_to=base), extra_roots, (*seen, path))
+    merged = deep_merge(parent, data)
+    merged["roots"] = sorted(set(parent.get("roots", [])) | set(data.get("roots", [])))
+    return merged
+
+
+def _keypath(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("forgebench", "command", "folder") and out.startswith("generators"):
+            continue  # the discriminated union's tag adds nothing for the reader
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, file: Path | str) -> str:
+    """The first error as one line: file, key path, what was expected."""
+    err = exc.errors()[0]
+    kp = _keypath(tuple(err["loc"]))
+    if err["type"] == "extra_forbidden":
+        return f"{file}: {kp}: unknown key; check the spelling (spec reference: docs/benchmarks.md)"
+    if err["type"] == "missing":
+        return f"{file}: {kp}: required key is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    got_txt = f" (got {got!r})" if got is not None and not isinstance(got, dict | list) else ""
+    more = f"; {len(exc.errors()) - 1} more error(s)" if len(exc.errors()) > 1 else ""
+    return f"{file}: {kp}: {msg}{got_txt}{more}"
+
+
+def load_spec(name_or_file: str | Path, roots: list[str | Path] | None = None) -> Spec:
+    """Load, resolve ``include:``, check paths against roots, validate. Errors are one :class:`InputError` line."""
+    path = locate(name_or_file)
+    extra = [Path(r).resolve() for r in roots or []]
+    data = _load_raw(path, extra, ())
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(exc, path)) from None
+
+
+def spec_yaml(spec: Spec) -> str:
+    """The resolved spec as YAML (what ``forgebench spec show`` prints and a run records)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,197 @@
+"""Task functions: execute one planned row (generate, run a command, perturb, or check a file).
+
+:func:`run_row` is the only entry point the executors call (a process pool or
+Dask workers: it is a plain top-level function of picklable arguments). It
+returns ``{clip_id, status, reason, content_sha256, duration}``.
+
+Resumability: a finished clip has its video at ``clips/<ab>/<id>.mp4`` (renamed
+into place atomically) *and* a sidecar ``clips/<ab>/<id>.json`` written
+atomically after it, recording the video's SHA-256. A row whose sidecar exists
+and whose video still has that hash is skipped; anything else is redone. Failed
+rows write no sidecar, so they are retried by the next build. A full disk is not
+a row failure: it stops the build (rerun to resume once space is freed).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from forgebench.errors import ForgebenchError, InputError
+from forgebench.media.atomic import PARTIAL_MARK, atomic_output
+
+_PIPELINES: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+class DiskFullError(ForgebenchError):
+    """No space left: the build stops; rerunning the same command resumes it."""
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sidecar_path(run_dir: Path, clip_id: str) -> Path:
+    return run_dir / "clips" / clip_id[:2] / f"{clip_id}.json"
+
+
+def finished(row: dict, run_dir: Path) -> dict | None:
+    """The recorded result when the row's output is complete and intact, else None."""
+    side = sidecar_path(run_dir, row["clip_id"])
+    if not side.is_file():
+        return None
+    try:
+        rec = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    video = resolve(row["path"], run_dir)
+    if not video.is_file():
+        return None
+    if row["kind"] != "file" and file_sha256(video) != rec.get("content_sha256"):
+        return None  # the video was replaced or damaged after it was recorded
+    return rec
+
+
+def resolve(path: str, run_dir: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else run_dir / p
+
+
+def _record(row: dict, run_dir: Path, video: Path) -> dict:
+    from forgebench.media.video import probe_video
+
+    info = probe_video(video)
+    rec = {"clip_id": row["clip_id"], "status": "ok", "reason": "", "content_sha256": file_sha256(video),
+           "duration": round(float(info.duration), 6)}
+    side = sidecar_path(run_dir, row["clip_id"])
+    side.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(side) as tmp:
+        tmp.write_text(json.dumps(rec, sort_keys=True))
+    return rec
+
+
+def _pipeline(task: dict):
+    from forgebench.generator.config import GenerationConfig
+    from forgebench.generator.motion import motion_registry
+    from forgebench.generator.pipeline import TalkingFacePipeline
+
+    key = json.dumps({k: task[k] for k in ("size", "fps", "motion", "crop", "crf", "preset", "motion_params")},
+                     sort_keys=True)
+    with _LOCK:
+        if key not in _PIPELINES:
+            if task["motion"] not in motion_registry:
+                motion_registry.get(task["motion"])  # raises: unknown motion model, with the known names
+            cfg = GenerationConfig(size=task["size"], fps=task["fps"], motion=task["motion"], crop=task["crop"],
+                                   crf=task["crf"], preset=task["preset"], threads=1)  # same bytes anywhere
+            _PIPELINES[key] = TalkingFacePipeline.from_config(cfg, **task["motion_params"])
+        return _PIPELINES[key]
+
+
+def _generate(row: dict, run_dir: Path, out: Path) -> None:
+    task = row["task"]
+    image = np.load(run_dir / task["image"], allow_pickle=False)
+    audio = np.load(run_dir / task["audio"], allow_pickle=False)
+    pipe = _pipeline(task)
+    # The writer stamps SOURCE_DATE_EPOCH as the creation time: the spec fixes it, so the bytes are reproducible.
+    os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
+    pipe(image, audio, out=out, seed=row["seed"], image_sha256=task["image_sha256"],
+         audio_sha256=task["audio_sha256"], controls=task["controls"] or None)
+
+
+def _as_file(run_dir: Path, npy_rel: str, suffix: str) -> Path:
+    """The .npy input as an image or WAV file for an external command (made once, atomically)."""
+    src = run_dir / npy_rel
+    dst = src.with_suffix(suffix)
+    if not dst.is_file():
+        arr = np.load(src, allow_pickle=False)
+        if suffix == ".png":
+            from forgebench.media.image import save_image
+
+            save_image(dst, arr)
+        else:
+            from forgebench.media.audio import write_wav
+
+            write_wav(dst, arr, 16000)
+    return dst
+
+
+def _command(row: dict, run_dir: Path, out: Path, allow_commands: bool) -> None:
+    task = row["task"]
+    if not allow_commands:
+        raise InputError(f"generator {row['generator']!r} runs an external command; pass --allow-commands to "
+                         "allow it (read the spec first: it runs code on this machine)")
+    values = {"image": str(_as_file(run_dir, task["image"], ".png")),
+              "audio": str(_as_file(run_dir, task["audio"], ".wav")), "seed": str(task["seed"])}
+    with atomic_output(out) as tmp:
+        values["out"] = str(tmp)
+        cmd = [part.format(**values) for part in task["cmd"]]
+        try:
+            proc = subprocess.run(cmd, cwd=task["cwd"], timeout=task["timeout"], capture_output=True, text=True)
+        except FileNotFoundError:
+            raise InputError(f"command {cmd[0]!r} not found: install it or fix the spec's cmd") from None
+        except subprocess.TimeoutExpired:
+            raise InputError(f"command timed out after {task['timeout']:g} s: raise params.timeout") from None
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+            raise InputError(f"command exited with status {proc.returncode}: {tail[0][:200]}")
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise InputError("the command succeeded but wrote no video to its {out} path: check the template")
+
+
+def _perturb(row: dict, run_dir: Path, out: Path) -> None:
+    from forgebench.benchmarks.perturb import perturb_video
+
+    task = row["task"]
+    perturb_video(resolve(task["parent_path"], run_dir), out, task["name"], task["level"], task["seed"])
+
+
+def run_row(row: dict, run_dir: str, allow_commands: bool = False) -> dict:
+    """Execute one planned row; never raises for a bad input (status "failed"), only for a full disk."""
+    run = Path(run_dir)
+    done = finished(row, run)
+    if done is not None:
+        return {**done, "skipped": True}
+    video = resolve(row["path"], run)
+    try:
+        if row["kind"] != "file":
+            video.parent.mkdir(parents=True, exist_ok=True)
+            if row["kind"] == "forgebench":
+                _generate(row, run, video)
+            elif row["kind"] == "command":
+                _command(row, run, video, allow_commands)
+            elif row["kind"] == "perturb":
+                _perturb(row, run, video)
+            else:
+                raise ValueError(f"unknown row kind {row['kind']!r}")
+        elif not video.is_file():
+            raise InputError(f"{video} does not exist")
+        rec = _record(row, run, video)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(f"no space left on the device holding {run}: free space and rerun the same "
+                                "command to resume") from None
+        rec = _failed(row, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any failure of one clip is recorded, the build goes on
+        rec = _failed(row, str(exc) if isinstance(exc, ForgebenchError) else f"{type(exc).__name__}: {exc}")
+    return {**rec, "skipped": False}
+
+
+def _failed(row: dict, reason: str) -> dict:
+    reason = " ".join(reason.split())[:300]
+    return {"clip_id": row["clip_id"], "status": "failed", "reason": reason, "content_sha256": "", "duration": 0.0}
+
+
+def is_partial(path: Path) -> bool:
+    return PARTIAL_MARK in path.name

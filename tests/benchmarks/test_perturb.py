@@ -1,0 +1,60 @@
+"""Perturbations: every level changes the clip, severity grows, results are deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forgebench.benchmarks.perturb import perturb_frames, perturb_video, perturbation_registry
+from forgebench.benchmarks.tasks import file_sha256
+from forgebench.media.video import probe_video, read_video
+
+PIXEL = [n for n in perturbation_registry.names() if n != "h264"]
+
+
+def frames():
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:48, 0:48]
+    smooth = np.stack([xx * 5, yy * 5, (xx + yy) * 2], -1).astype(np.uint8)
+    return [np.clip(smooth + rng.integers(0, 40, smooth.shape), 0, 255).astype(np.uint8) for _ in range(2)]
+
+
+@pytest.mark.parametrize("name", PIXEL)
+def test_each_level_changes_frames_and_is_deterministic(name):
+    src = frames()
+    errors = []
+    for level in range(1, 6):
+        a = perturb_frames(src, name, level, seed=3)
+        b = perturb_frames(src, name, level, seed=3)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        assert a[0].shape == src[0].shape and a[0].dtype == np.uint8
+        err = np.mean([np.abs(x.astype(float) - s).mean() for x, s in zip(a, src)])
+        assert err > 0.1, (name, level)
+        errors.append(err)
+    assert errors[-1] > errors[0], (name, errors)  # level 5 is more severe than level 1
+
+
+def test_noise_depends_on_seed_and_closed_form_std():
+    src = [np.full((64, 64, 3), 128, np.uint8)]
+    a, b = perturb_frames(src, "noise", 3, seed=0)[0], perturb_frames(src, "noise", 3, seed=1)[0]
+    assert not np.array_equal(a, b)
+    assert abs((a.astype(float) - 128).std() - np.sqrt(0.005) * 255) < 1.0
+
+
+def test_saturation_level5_is_grey():
+    out = perturb_frames(frames(), "saturation", 5, seed=0)[0].astype(int)
+    assert np.abs(out[..., 0] - out[..., 1]).max() <= 2 and np.abs(out[..., 1] - out[..., 2]).max() <= 2
+
+
+def test_perturb_video_deterministic_and_h264_crf(tmp_path, video_factory):
+    src = video_factory(tmp_path / "src.mp4", audio=True)
+    out1, out2 = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    perturb_video(src, out1, "jpeg+h264", 5, seed=7)
+    perturb_video(src, out2, "jpeg+h264", 5, seed=7)
+    assert file_sha256(out1) == file_sha256(out2)
+    info = probe_video(out1)
+    assert info.has_audio and info.n_frames == probe_video(src).n_frames
+    clip = read_video(out1)
+    assert clip.metadata["forgebench_perturbation"] == "jpeg+h264:5:7"
+    assert not np.array_equal(clip.frames, read_video(src).frames)
+    assert not list(tmp_path.glob("*.partial*"))
