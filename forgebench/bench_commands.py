@@ -9,6 +9,9 @@ import importlib
 BENCHES = (
     ("forgebench.generator.bench", "add_bench_generate"),
     ("forgebench.provenance.commands", "register_bench"),
+    ("forgebench.metrics.bench", "add_bench_metrics"),
+    ("forgebench.metrics.bench_lipsync", "add_bench_lipsync"),
+    ("forgebench.benchmarks.commands", "add_bench_corpus"),
 )
 
 

@@ -20,6 +20,7 @@ from forgebench.errors import ForgebenchError
 COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.generator.commands",
     "forgebench.media.commands",
+    "forgebench.metrics.commands",
     "forgebench.provenance.commands",
     "forgebench.weights.commands",
     "forgebench.benchmarks.commands",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 
-# kind -> (module holding the registry, attribute name, module(s) whose import registers the entries)
+# kind -> (module holding the registry, attribute name, what registers the entries: "module" to import or
+# "module:function" to call)
 REGISTRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "motion": ("forgebench.generator.motion", "motion_registry", ()),
-    "metrics": ("forgebench.metrics.base", "metric_registry", ("forgebench.metrics",)),
+    "metrics": ("forgebench.metrics.base", "metric_registry", ("forgebench.metrics:load_metrics",)),
     "detectors": ("forgebench.detectors.base", "detector_registry", ("forgebench.detectors",)),
     "perturbations": ("forgebench.benchmarks.perturb", "perturbation_registry", ()),
     "datasets": ("forgebench.benchmarks.datasets", "dataset_registry", ()),
@@ -18,7 +19,10 @@ REGISTRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 def registry_for(kind: str):
     module, attribute, also = REGISTRIES[kind]
     for name in also:
-        importlib.import_module(name)
+        target, _, function = name.partition(":")
+        loaded = importlib.import_module(target)
+        if function:
+            getattr(loaded, function)()
     return getattr(importlib.import_module(module), attribute)
 
 

@@ -1,0 +1,160 @@
+"""``forgebench bench lipsync``: LSE-C/D speed, ours vs syncnet-python's evaluation, side by side.
+
+Both sides get the same MediaPipe face track and the same crop geometry; the clock covers
+what each does after tracking:
+
+* **reference**: crops written as JPEG frames plus a 16 kHz int16 WAV (what syncnet-python's
+  pipeline hands ``SyncNetInstance.evaluate`` after its ffmpeg steps), then ``evaluate``
+  itself (reads the JPEGs, MFCC, windows in batches of 20, Python distance loop). The
+  pipeline's XVID round trip and ffmpeg calls are left out, so the reference time is a lower
+  bound and the ratio is conservative;
+* **ours**: :func:`forgebench.metrics.lipsync.clip_sync_scores` (crops in memory, 2D
+  channels-last network, vectorised distances).
+
+Without imported ``syncnet_v2`` weights both use the same random weights (speed does not
+depend on their values; the report says which). Tracking (MediaPipe) is timed separately:
+it is shared with every face metric, so it is not part of LSE's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from forgebench.errors import WeightsUnavailableError
+from forgebench.metrics.base import Clip
+from forgebench.records import MotionTrack
+
+
+def _synthetic_clip(seconds: float, fps: float = 25.0, size: int = 256) -> Clip:
+    """Random frames with a fixed face box (timing only: the numbers do not depend on content)."""
+    from forgebench.metrics.syncnet_crops import FACE_OVAL
+
+    rng = np.random.default_rng(0)
+    n = round(seconds * fps)
+    track = MotionTrack.zeros(n, fps)
+    lm = np.zeros((n, 478, 3), np.float32)
+    lm[..., :2] = size / 2
+    lm[:, FACE_OVAL[0], :2], lm[:, FACE_OVAL[1], :2] = (size * 0.3, size * 0.2), (size * 0.7, size * 0.75)
+    track.landmarks = lm
+    frames = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8)
+    return Clip("synthetic", frames=frames, fps=fps, audio=rng.normal(0, 0.1, n * 640).astype(np.float32), track=track)
+
+
+def _video_clip(path: Path, seconds: float) -> tuple[Clip, float]:
+    """A real clip with its MediaPipe track, and the tracking time."""
+    from forgebench.media.analyze import analyze_video
+    from forgebench.media.video import read_video
+
+    fps_probe = read_video(path, max_frames=1, with_audio=False).fps
+    video = read_video(path, max_frames=max(6, round(seconds * fps_probe)))
+    if video.audio is None:
+        raise SystemExit(f"{path} has no audio track")
+    t0 = time.perf_counter()
+    track = analyze_video(video.frames, fps=video.fps)
+    return Clip(path.stem, frames=video.frames, fps=video.fps, audio=video.audio, track=track), time.perf_counter() - t0
+
+
+def _reference(model: torch.nn.Module, crops: np.ndarray, audio: np.ndarray) -> tuple[float, tuple[int, float, float]]:
+    """syncnet-python's own evaluation on the crops as files; returns (seconds, (offset, conf, dist))."""
+    import cv2
+    from scipy.io import wavfile
+    from syncnet_python.SyncNetInstance import SyncNetInstance
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        for i, crop in enumerate(crops):
+            cv2.imwrite(str(Path(tmp) / f"{i + 1:06d}.jpg"), np.ascontiguousarray(crop[:, :, ::-1]))
+        pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+        wavfile.write(Path(tmp) / "audio.wav", 16000, pcm)
+        opt = types.SimpleNamespace(tmp_dir=tmp, batch_size=20, vshift=15)
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = SyncNetInstance(model, device="cpu").evaluate(opt)
+        return time.perf_counter() - t0, result
+
+
+def bench_lipsync(video: Path | None = None, seconds: float = 10.0, threads: int = 2) -> dict[str, Any]:
+    """Time LSE-C/D (ours and the reference) on ``seconds`` of ``video`` (or a synthetic clip)."""
+    from syncnet_python.SyncNetModel import S
+
+    from forgebench.metrics.lipsync import FastSyncNet, clip_sync_scores, syncnet_model
+    from forgebench.metrics.syncnet_crops import resample_to_fps, syncnet_crops
+
+    torch.set_num_threads(threads)
+    clip, t_track = (_synthetic_clip(seconds), 0.0) if video is None else _video_clip(Path(video), seconds)
+    try:
+        fast, ref_net, weights = syncnet_model(), _reference_net(), "syncnet_v2"
+    except WeightsUnavailableError:  # no imported weights: random ones, said in the report
+        torch.manual_seed(0)
+        ref_net = S().eval()
+        fast, weights = FastSyncNet(ref_net), "random (syncnet_v2 not imported)"
+    dur = len(clip.frames) / clip.fps
+
+    t0 = time.perf_counter()
+    ours, coverage = clip_sync_scores(clip, fast)
+    t_ours = time.perf_counter() - t0
+
+    idx = resample_to_fps(len(clip.frames), clip.fps, 25.0)
+    crops, _ = syncnet_crops(clip.frames[idx], clip.track.landmarks[idx], clip.track.valid[idx])
+    t_ref, (offset, conf, dist) = _reference(ref_net, crops, clip.audio)
+    return {
+        "video": str(video) if video else "synthetic",
+        "seconds_of_video": round(dur, 3),
+        "weights": weights,
+        "threads": threads,
+        "tracking_s_per_s": round(t_track / dur, 3),
+        "ours_s_per_s": round(t_ours / dur, 3),
+        "reference_s_per_s": round(t_ref / dur, 3),
+        "speedup": round(t_ref / t_ours, 2),
+        "ours": {"lse_c": ours.lse_c, "lse_d": ours.lse_d, "offset": ours.offset, "coverage": coverage},
+        "reference_on_jpeg_crops": {"lse_c": conf, "lse_d": dist, "offset": offset},
+    }
+
+
+def _reference_net() -> torch.nn.Module:
+    """The syncnet-python ``S`` behind a loaded standard model (for the reference side)."""
+    from forgebench.metrics.lipsync import WEIGHTS_NAME, load_syncnet
+    from forgebench.weights.registry import require_weights
+
+    return load_syncnet(require_weights(WEIGHTS_NAME))
+
+
+def _run(args: argparse.Namespace) -> int:
+    report = bench_lipsync(args.video, args.seconds, args.threads)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for k, v in report.items():
+            print(f"{k:>24}: {v}")
+    print(
+        f"LSE-C/D: ours {report['ours_s_per_s']} s/s vs reference {report['reference_s_per_s']} s/s "
+        f"({report['speedup']}x; tracking {report['tracking_s_per_s']} s/s extra, shared by all face metrics)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_bench_lipsync(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lipsync`` to the ``forgebench bench`` group."""
+    p = bench_subparsers.add_parser(
+        "lipsync",
+        help="LSE-C/D speed: ours vs syncnet-python's evaluation on the same crops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--video", type=Path, default=None, help="a talking-face video with audio (default: synthetic)")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds of video to score (default 10)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads for both sides (default 2)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_run)
