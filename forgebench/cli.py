@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.provenance.commands",
     "forgebench.weights.commands",
     "forgebench.benchmarks.commands",
+    "forgebench.benchmarks.run_commands",
     "forgebench.reports.commands",
     "forgebench.bench_commands",
     "forgebench.group_commands",

@@ -1,0 +1,60 @@
+"""``forgebench run SPEC -o RUN_DIR``: corpus -> metrics -> detectors -> provenance -> report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from forgebench.benchmarks.executors import make_executor
+    from forgebench.benchmarks.runner import RunOptions, run_benchmark
+    from forgebench.benchmarks.spec import load_spec
+
+    spec = load_spec(args.spec, roots=args.root)
+    executor = make_executor(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler, progress=True)
+    options = RunOptions(real_dirs=[Path(p) for p in args.real], allow_commands=args.allow_commands,
+                         executor=executor, device=args.device, epochs=args.epochs)
+    run = run_benchmark(spec, args.output, options)
+    return report_run(run)
+
+
+def report_run(run) -> int:
+    """Print each stage's outcome and where the report is; non-zero if a stage failed."""
+    failed = 0
+    for name, entry in run.record["stages"].items():
+        status = entry.get("status", "?")
+        failed += not status.startswith("done")
+        print(f"  {name:<11} {status}  ({entry.get('seconds', 0):.0f} s)  {entry.get('note', '')}")
+    report = run.dir / "site" / "index.html"
+    if report.is_file():
+        print(f"report: {report}")
+    print(f"results: {run.dir / 'results.csv'}")
+    return 1 if failed else 0
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--real", action="append", default=[], metavar="DIR",
+                   help="a folder of real talking-face videos (generic layout: real/ and fake/ or a labels CSV); "
+                        "makes the detection task real vs fake")
+    p.add_argument("--root", action="append", default=[], metavar="DIR", help="extra allowed folder for spec paths")
+    p.add_argument("--allow-commands", action="store_true",
+                   help="let the spec run external generator commands (never on by default)")
+    p.add_argument("--device", default=None, help="cpu (default) or cuda for detector training")
+    p.add_argument("--epochs", type=int, default=None, help="override the detectors' training epochs")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=int, metavar="N", help="run the corpus on a local Dask cluster of N workers")
+    ex.add_argument("--scheduler", metavar="ADDR", help="run the corpus on an existing Dask cluster (tcp://HOST:PORT)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run", help="run a benchmark end to end: corpus, metrics, detectors, provenance, report",
+        description="Run a benchmark spec end to end into RUN_DIR. Every stage is recorded in RUN_DIR/run.json "
+                    "and skipped when already done, so a killed or finished run resumes with the same command.")
+    p.add_argument("spec", metavar="SPEC", help="bundled spec name (see 'forgebench spec list') or YAML file")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="RUN_DIR", help="run folder")
+    add_run_arguments(p)
+    p.set_defaults(func=cmd_run)
