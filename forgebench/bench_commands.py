@@ -8,6 +8,7 @@ import importlib
 # (module, function adding a subcommand to the bench group)
 BENCHES = (
     ("forgebench.generator.bench", "add_bench_generate"),
+    ("forgebench.generator.motion.diffusion.commands", "add_bench_motion"),
     ("forgebench.provenance.commands", "register_bench"),
     ("forgebench.metrics.bench", "add_bench_metrics"),
     ("forgebench.metrics.bench_lipsync", "add_bench_lipsync"),

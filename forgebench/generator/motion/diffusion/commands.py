@@ -1,0 +1,180 @@
+"""CLI: ``forgebench train motion``, ``forgebench eval motion`` and ``forgebench bench motion``.
+
+The lead's ``forgebench/group_commands.py`` calls :func:`add_train_motion` and :func:`add_eval_motion`;
+``forgebench/bench_commands.py`` can call :func:`add_bench_motion`. Training options are generated from
+the fields of :class:`.config.ModelConfig` and :class:`.config.TrainConfig` (one source of defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from forgebench.errors import InputError
+from forgebench.generator.motion.diffusion.config import ModelConfig, SampleConfig, TrainConfig
+
+_SKIP = {"motion_dim", "audio_dim", "control_dim", "prediction"}
+
+
+def _add_dataclass_args(p: argparse.ArgumentParser, cls: type, title: str) -> None:
+    group = p.add_argument_group(title)
+    for f in fields(cls):
+        if f.name in _SKIP or f.default is MISSING:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        group.add_argument(flag, dest=f"{cls.__name__}.{f.name}", type=type(f.default), default=f.default,
+                           metavar=type(f.default).__name__.upper(), help=f"(default {f.default})")
+
+
+def _dataclass_from_args(cls: type, args: argparse.Namespace):  # noqa: ANN202
+    prefix = cls.__name__ + "."
+    return cls(**{k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix)})
+
+
+# -- train ------------------------------------------------------------------------------------------------
+def add_train_motion(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "motion", help="train the diffusion motion model on videos and/or a synthesised TTS corpus",
+        description="Train the VASA-style motion diffusion transformer. Data: folders of talking-face videos with "
+        "audio (--data; motion measured by the analyzer, cached) and/or N utterances of text-to-speech that "
+        "forgebench synthesises itself (--tts N; mouth targets from phoneme timings, head/blink/gaze targets "
+        "from the procedural baseline). Writes a checkpoint folder: weights.safetensors, config.json, "
+        "model_card.md. Use --device cuda for a GPU; launch with torchrun for several GPUs.",
+    )
+    p.add_argument("--data", nargs="*", default=[], metavar="PATH", help="video files or folders of videos")
+    p.add_argument("--tts", type=int, default=None, metavar="N",
+                   help="synthesised utterances to add (default 100 without --data, 0 with it)")
+    p.add_argument("--voice", default="joe", help="Piper voice for the TTS corpus (default joe)")
+    p.add_argument("--corpus-seed", type=int, default=0, help="seed of the TTS sentences and styles")
+    p.add_argument("--val-every", type=int, default=10, metavar="K",
+                   help="every K-th clip is held out for the validation loss (default 10; 0: none)")
+    p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--fps", type=float, default=SampleConfig.fps, help="frame rate of the motion (default 25)")
+    _add_dataclass_args(p, ModelConfig, "model")
+    _add_dataclass_args(p, TrainConfig, "training")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import os
+
+    from forgebench.generator.motion.diffusion.card import training_card
+    from forgebench.generator.motion.diffusion.checkpoint_io import save_checkpoint
+    from forgebench.generator.motion.diffusion.data import build_dataset
+    from forgebench.generator.motion.diffusion.train import train
+
+    model_cfg = _dataclass_from_args(ModelConfig, args)
+    train_cfg = _dataclass_from_args(TrainConfig, args)
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda was given but torch sees no CUDA device: use --device cpu")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} exists and is not a folder")
+    n_tts = args.tts if args.tts is not None else (0 if args.data else 100)
+    clips, report = build_dataset(args.data, n_tts, fps=args.fps, seed=args.corpus_seed, voice=args.voice)
+    for f, why in report.skipped:
+        print(f"skipped {f}: {why}", file=sys.stderr)
+    k = args.val_every
+    val = [c for i, c in enumerate(clips) if k > 0 and i % k == k - 1] if len(clips) >= 5 else []
+    tr = [c for c in clips if all(c is not v for v in val)]
+    result = train(tr, model_cfg, train_cfg, device=args.device, val_clips=val)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    command = "forgebench train motion " + shlex.join(sys.argv[3:] if sys.argv[1:3] == ["train", "motion"]
+                                                      else sys.argv[1:])
+    extra = {
+        "train": train_cfg.__dict__, "data": {"sources": report.sources, "clips": report.clips,
+                                               "seconds": report.seconds, "skipped": report.skipped,
+                                               "train_clips": len(tr), "val_clips": len(val)},
+        "result": {"steps": result.steps, "seconds": round(result.seconds, 1), "val_loss": result.val_loss,
+                   "history": result.history},
+        "command": command,
+    }
+    card = training_card(model_cfg, train_cfg, extra)
+    save_checkpoint(out, result.model, result.norm, SampleConfig(fps=args.fps), extra=extra, card=card)
+    print(f"wrote {out} (train loss {result.history[-1][1]:.4f}, val loss {result.val_loss:.4f}, "
+          f"{result.seconds / 60:.1f} min)")
+    return 0
+
+
+# -- eval ---------------------------------------------------------------------------------------------------
+def add_eval_motion(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "motion", help="compare the diffusion motion model with the procedural baseline on held-out speech",
+        description="Generate motion for each audio file with the diffusion checkpoint and the procedural "
+        "baseline and compare: landmark lip sync (jaw_open vs speech envelope), head motion (ΔP, pose std), "
+        "blink rate, Fréchet Motion Distance to real clips' tracks (--real), continuity at window edges and "
+        "seed diversity, with bootstrap 95%% intervals over clips.",
+    )
+    p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
+    p.add_argument("--audio", nargs="+", required=True, metavar="FILE", help="held-out speech files")
+    p.add_argument("--real", nargs="*", default=[], metavar="PATH", help="real talking-face videos or folders")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per audio file (default 3)")
+    p.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the checkpoint's)")
+    p.add_argument("--pose-smooth", type=float, default=None, metavar="S",
+                   help="head-pose low-pass time constant in s (default: the checkpoint's; 0: off)")
+    p.add_argument("--out", default=None, metavar="FILE.md", help="also write the table to this Markdown file")
+    p.set_defaults(func=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from forgebench.generator.motion.diffusion.evaluate import evaluate_motion, format_table
+
+    controls = {} if args.pose_smooth is None else {"pose_smooth_s": args.pose_smooth}
+    result = evaluate_motion(args.checkpoint, args.audio, args.real, seeds=args.seeds, cfg=args.cfg, controls=controls)
+    text = format_table(result)
+    print(text)
+    if args.out:
+        from forgebench.media.atomic import atomic_output
+
+        with atomic_output(Path(args.out)) as tmp:
+            tmp.write_text(text + "\n")
+    return 0
+
+
+# -- bench ---------------------------------------------------------------------------------------------------
+def add_bench_motion(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("motion", help="time motion sampling for 10 s of audio (diffusion vs procedural)",
+                              description="Time how long each motion generator takes for --seconds of speech.")
+    p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
+    p.add_argument("--seconds", type=float, default=10.0, help="audio length (default 10)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs, the median is reported (default 5)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.set_defaults(func=run_bench)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from forgebench.generator.motion.diffusion.evaluate import bench_motion
+
+    for name, seconds in bench_motion(args.checkpoint, args.seconds, args.repeats, args.threads).items():
+        print(f"{name:>12}: {seconds * 1000:8.1f} ms for {args.seconds:g} s of audio "
+              f"({args.seconds / seconds:7.1f}x real time)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m forgebench.generator.motion.diffusion.commands {train,eval,bench} ...`` (before CLI wiring)."""
+    from forgebench.errors import ForgebenchError
+
+    parser = argparse.ArgumentParser(prog="forgebench-motion")
+    sub = parser.add_subparsers(dest="what", required=True)
+    for add, name in ((add_train_motion, "train"), (add_eval_motion, "eval"), (add_bench_motion, "bench")):
+        grp = sub.add_parser(name).add_subparsers(dest="x", required=True)
+        add(grp)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ForgebenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
