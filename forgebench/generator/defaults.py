@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from forgebench.media.atomic import atomic_output
 from forgebench.media.tts import SAMPLE_RATE, Speech, find_voice, piper_version, synthesize
+from forgebench.paths import forgebench_home
 
 PORTRAIT_SIZE = 512
 
@@ -40,11 +40,6 @@ DEFAULT_SCRIPT = (
 DEFAULT_VOICE = "joe"
 DEFAULT_SEED = 0
 _CACHE_FORMAT = 1  # bump when the cached files' layout or the synthesis code changes what they contain
-
-
-def forgebench_home() -> Path:
-    """``$FORGEBENCH_HOME``, default ``~/.cache/forgebench``."""
-    return Path(os.environ.get("FORGEBENCH_HOME") or Path.home() / ".cache" / "forgebench")
 
 
 def default_portrait() -> np.ndarray:

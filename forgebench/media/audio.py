@@ -30,6 +30,7 @@ from scipy.signal import resample_poly
 
 from forgebench.errors import InputError
 from forgebench.media.atomic import atomic_output
+from forgebench.media.containers import check_input_file, open_container
 
 #: Peak below which a recording counts as silent (-80 dBFS).
 SILENCE_PEAK = 1e-4
@@ -56,21 +57,11 @@ class AudioInfo:
 
 
 def _check_file(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"audio file {str(path)!r} does not exist: check the path")
-    if path.is_dir():
-        raise InputError(f"{str(path)!r} is a folder, not an audio file: give a file")
-    return path
+    return check_input_file(path, "audio file")
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path))
-    except av.error.FFmpegError:
-        raise InputError(
-            f"{str(path)!r} is not an audio file FFmpeg can read: give WAV, FLAC, MP3, M4A, OGG or a video with sound"
-        ) from None
+    return open_container(path, "an audio file FFmpeg can read: give WAV, FLAC, MP3, M4A, OGG or a video with sound")
 
 
 def _audio_stream(container: av.container.InputContainer, path: Path) -> av.audio.stream.AudioStream:

@@ -28,6 +28,7 @@ import numpy as np
 from forgebench.errors import InputError
 from forgebench.media.atomic import atomic_output
 from forgebench.media.audio import decode_audio, resample
+from forgebench.media.containers import check_input_file, open_container
 
 #: Rate of the AAC track the writer muxes. 48 kHz is what every player and the
 #: MP4 ecosystem expect; at 16 kHz the 1024-sample AAC frame would be 64 ms, so
@@ -72,21 +73,11 @@ class VideoClip:
 
 
 def _check_file(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"video file {str(path)!r} does not exist: check the path")
-    if path.is_dir():
-        raise InputError(f"{str(path)!r} is a folder, not a video file: give a file")
-    return path
+    return check_input_file(path, "video file")
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    try:
-        return av.open(str(path))
-    except av.error.FFmpegError:
-        raise InputError(
-            f"{str(path)!r} is not a video FFmpeg can read: give an MP4, MOV, MKV, AVI or WebM file"
-        ) from None
+    return open_container(path, "a video FFmpeg can read: give an MP4, MOV, MKV, AVI or WebM file")
 
 
 def _video_stream(container, path: Path):

@@ -89,7 +89,7 @@ def reference_features(
         mu, sigma, _ = load_stats(path)
         return mu, sigma
     from forgebench.metrics.inputs import fingerprint, iter_reference_frames, reference_files
-    from forgebench.weights import forgebench_home
+    from forgebench.paths import forgebench_home
 
     key = fingerprint(reference_files(path), network, max_frames, stride)
     cache = forgebench_home() / "stats" / f"inception-{key}.npz"

@@ -20,18 +20,11 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from forgebench.paths import sha256_file  # noqa: F401  (part of this module's API)
+
 PREFIX = "forgebench_"
 FIELDS = ("generator", "version", "motion_model", "seed", "config_hash", "image_sha256", "audio_sha256",
           "clip_id", "created", "synthetic", "watermark_key_id")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def key_id(key: str) -> str:

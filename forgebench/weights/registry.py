@@ -19,7 +19,6 @@ Loading is the metric's job and never unpickles arbitrary objects
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forgebench.errors import ForgebenchError, InputError, WeightsUnavailableError
+from forgebench.paths import forgebench_home, sha256_file
 
 _CHUNK = 1 << 20
 
@@ -139,12 +139,6 @@ def list_entries() -> list[WeightsEntry]:
     return [_ENTRIES[k] for k in sorted(_ENTRIES)]
 
 
-def forgebench_home() -> Path:
-    """``$FORGEBENCH_HOME``, or ``~/.cache/forgebench``."""
-    env = os.environ.get("FORGEBENCH_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "forgebench"
-
-
 def weights_dir() -> Path:
     return forgebench_home() / "weights"
 
@@ -155,14 +149,6 @@ def weights_path(name: str) -> Path:
 
 
 # --------------------------------------------------------------------------- hashing
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sidecar(path: Path) -> Path:

@@ -99,7 +99,7 @@ class Utterance:
 
 
 def _cache_dir() -> Path:
-    from forgebench.generator.defaults import forgebench_home
+    from forgebench.paths import forgebench_home
 
     return forgebench_home() / "motion_corpus"
 

@@ -22,7 +22,6 @@ the file. Files without audio or with a face in under half the frames are skippe
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from forgebench.errors import ForgebenchError, InputError
 from forgebench.generator.audio_features import extract_audio_features
 from forgebench.generator.motion.base import SourceState
 from forgebench.generator.motion.diffusion.space import Reference, audio_condition, to_relative, window_controls
+from forgebench.paths import sha256_file
 from forgebench.records import EXPRESSION_NAMES, MotionTrack
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -109,20 +109,13 @@ def tts_clip(audio: np.ndarray, phonemes: list[tuple[str, float, float]], seed: 
     return ClipData(name, "tts", audio_condition(features), rel.astype(np.float32), np.ones(n, bool))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def cached_track(path: Path, progress: bool = False) -> MotionTrack:
     """The analyzer's MotionTrack of a video, cached by content hash (the analyzer runs once per file)."""
-    from forgebench.generator.defaults import forgebench_home
     from forgebench.media.analyze import analyze_video
+    from forgebench.paths import forgebench_home
 
-    cache = forgebench_home() / "motion_tracks" / f"{_sha256(path)[:32]}.npz"
+    cache = forgebench_home() / "motion_tracks" / f"{sha256_file(path)[:32]}.npz"
     if cache.is_file():
         return MotionTrack.load(cache)
     track = analyze_video(path, progress=progress)
