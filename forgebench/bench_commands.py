@@ -13,6 +13,7 @@ BENCHES = (
     ("forgebench.metrics.bench", "add_bench_metrics"),
     ("forgebench.metrics.bench_lipsync", "add_bench_lipsync"),
     ("forgebench.benchmarks.commands", "add_bench_corpus"),
+    ("forgebench.detectors.commands", "add_bench_preprocess"),
 )
 
 

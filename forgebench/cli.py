@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.generator.commands",
     "forgebench.media.commands",
     "forgebench.metrics.commands",
+    "forgebench.detectors.commands",
     "forgebench.provenance.commands",
     "forgebench.weights.commands",
     "forgebench.benchmarks.commands",

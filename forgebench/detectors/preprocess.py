@@ -1,0 +1,240 @@
+"""Shared preprocessing: MediaPipe-tracked, aligned face crops, landmarks and audio bands, cached per clip.
+
+Every detector reads clips through :func:`load_features`, so all of them see the
+same crops. Per clip (first ``max_frames`` frames):
+
+1. decode frames and track the face mesh in video mode (MediaPipe, 478 points);
+2. pick ``n_frames`` evenly spaced frames among those with a face;
+3. align each: the similarity transform (rotation, uniform scale, translation; Umeyama
+   least squares) taking the two eye centres and the mouth centre to a fixed template,
+   then ``cv2.warpAffine`` to ``crop_size`` x ``crop_size``;
+4. audio: log energy per video frame in a few frequency bands (for the sync detector).
+
+The result is cached as ``.npz`` under ``cache_dir`` keyed by the clip's content hash and
+the preprocessing config, written atomically, so a killed run leaves no half file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from forgebench.errors import ForgebenchError, InputError, NoFaceError
+from forgebench.media import face_geometry as fg
+from forgebench.media.atomic import atomic_output
+from forgebench.records import MotionTrack
+
+# Canonical positions (fractions of the crop side) of image-left eye, image-right eye, mouth centre.
+# Close to the ArcFace 5-point template, shrunk about the centre so the whole face and some
+# context fit (forensic crops keep the face boundary, where blending artefacts live).
+TEMPLATE = np.array([[0.355, 0.42], [0.645, 0.42], [0.5, 0.74]], np.float64)
+MOUTH_POINTS = (13, 14, 61, 291)
+AUDIO_BANDS_HZ = ((0, 300), (300, 1000), (1000, 3000), (3000, 8000))
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How clips become detector inputs; part of every cache key and every saved detector."""
+
+    crop_size: int = 128
+    n_frames: int = 8
+    max_frames: int = 125  # frames decoded and tracked per clip (5 s at 25 fps)
+    version: int = 1  # bump when the crop or feature definition changes
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.crop_size <= 1024:
+            raise InputError(f"crop_size {self.crop_size} is out of range: use 16 to 1024 (128 or 256 are typical)")
+        if not 1 <= self.n_frames <= self.max_frames:
+            raise InputError(f"n_frames {self.n_frames} must be between 1 and max_frames ({self.max_frames})")
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class ClipFeatures:
+    """One clip, preprocessed.
+
+    ``crops`` [K, S, S, 3] uint8 aligned faces at ``frame_index`` [K]; ``landmarks`` [T, 478, 3]
+    pixels and ``valid`` [T] for every tracked frame; ``audio_bands`` [T, 5] log energies
+    (total + :data:`AUDIO_BANDS_HZ`) per video frame, zeros when the clip has no audio.
+    """
+
+    crops: np.ndarray
+    frame_index: np.ndarray
+    landmarks: np.ndarray
+    valid: np.ndarray
+    audio_bands: np.ndarray
+    fps: float
+    width: int
+    height: int
+    has_audio: bool
+
+    def track(self) -> MotionTrack:
+        from forgebench.media.analyze import track_from_landmarks
+
+        return track_from_landmarks(self.landmarks, self.valid, self.fps, self.width, self.height)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        meta = np.array([self.fps, self.width, self.height, float(self.has_audio)], np.float64)
+        return {"crops": self.crops, "frame_index": self.frame_index, "landmarks": self.landmarks,
+                "valid": self.valid, "audio_bands": self.audio_bands, "meta": meta}
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> ClipFeatures:
+        fps, w, h, has_audio = a["meta"].tolist()
+        return cls(a["crops"], a["frame_index"], a["landmarks"], a["valid"].astype(bool), a["audio_bands"],
+                   float(fps), int(w), int(h), bool(has_audio))
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """2x3 matrix of the least-squares similarity taking ``src`` [N, 2] to ``dst`` [N, 2] (Umeyama 1991)."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:  # no reflections
+        sign[-1] = -1
+    rot = u @ np.diag(sign) @ vt
+    scale = (sig * sign).sum() / max((s**2).sum() / len(src), 1e-12)
+    trans = mu_d - scale * rot @ mu_s
+    return np.hstack([scale * rot, trans[:, None]])
+
+
+def anchor_points(points: np.ndarray) -> np.ndarray:
+    """[3, 2] image-left eye, image-right eye, mouth centre of a [478, 3] mesh (pixels)."""
+    eye_r, eye_l = fg.eye_centres(points[None])
+    mouth = points[list(MOUTH_POINTS), :2].mean(0)
+    return np.stack([eye_r[0, :2], eye_l[0, :2], mouth]).astype(np.float64)
+
+
+def align_face(frame: np.ndarray, points: np.ndarray, size: int) -> np.ndarray:
+    """Aligned ``size`` x ``size`` RGB crop of the face whose mesh is ``points`` [478, 3]."""
+    import cv2
+
+    matrix = similarity_transform(anchor_points(points), TEMPLATE * size)
+    return cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
+def audio_band_energies(audio: np.ndarray | None, rate: int, fps: float, n_frames: int) -> np.ndarray:
+    """[n_frames, 5] log energy per video frame: total, then each band of :data:`AUDIO_BANDS_HZ`."""
+    out = np.zeros((n_frames, 1 + len(AUDIO_BANDS_HZ)), np.float32)
+    if audio is None or len(audio) == 0 or n_frames == 0:
+        return out
+    hop = rate / fps
+    win = int(2 ** np.ceil(np.log2(max(hop, 64))))
+    freqs = np.fft.rfftfreq(win, 1.0 / rate)
+    padded = np.pad(audio.astype(np.float64), (0, win + int(hop * n_frames)))
+    starts = (np.arange(n_frames) * hop).astype(int)
+    frames = np.stack([padded[s:s + win] for s in starts]) * np.hanning(win)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    out[:, 0] = np.log(power.sum(1) + 1e-8)
+    for j, (lo, hi) in enumerate(AUDIO_BANDS_HZ):
+        out[:, j + 1] = np.log(power[:, (freqs >= lo) & (freqs < hi)].sum(1) + 1e-8)
+    return out
+
+
+def sample_indices(valid: np.ndarray, k: int) -> np.ndarray:
+    """``k`` evenly spaced indices among valid frames (repeats when fewer exist)."""
+    idx = np.flatnonzero(valid)
+    if len(idx) == 0:
+        return idx
+    pos = np.round(np.linspace(0, len(idx) - 1, k)).astype(int)
+    return idx[pos]
+
+
+def preprocess_clip(path: str | Path, config: PreprocessConfig) -> ClipFeatures:
+    """Decode, track, align and measure one clip (no cache); raises one-line errors for bad clips."""
+    from forgebench.media.audio import decode_audio, resample
+    from forgebench.media.face_mesh import FaceMeshTracker
+    from forgebench.media.video import iter_frames, probe_video
+
+    info = probe_video(path)
+    fps = info.fps if info.fps > 0 else 25.0
+    frames, points, valid = [], [], []
+    with FaceMeshTracker(video=True, max_faces=1) as tracker:
+        for frame in iter_frames(path):
+            found = tracker(frame)
+            frames.append(frame)
+            valid.append(found is not None)
+            points.append(found if found is not None else np.zeros((478, 3), np.float32))
+            if len(frames) >= config.max_frames:
+                break
+    valid_arr = np.array(valid, bool)
+    if not valid_arr.any():
+        raise NoFaceError(f"no face found in any of the first {len(frames)} frames of {str(path)!r}")
+    landmarks = np.stack(points).astype(np.float32)
+    chosen = sample_indices(valid_arr, config.n_frames)
+    crops = np.stack([align_face(frames[i], landmarks[i], config.crop_size) for i in chosen])
+    audio = None
+    if info.has_audio:
+        samples, rate = decode_audio(path, max_seconds=None)
+        audio = resample(samples, rate, 16000)[: int(np.ceil(len(frames) / fps * 16000))]
+    bands = audio_band_energies(audio, 16000, fps, len(frames))
+    h, w = frames[0].shape[:2]
+    return ClipFeatures(crops, chosen.astype(np.int64), landmarks, valid_arr, bands, fps, w, h, audio is not None)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    from forgebench.generator.defaults import forgebench_home
+
+    return forgebench_home() / "cache" / "detector-inputs"
+
+
+def cached_features(path: Path, config: PreprocessConfig, cache_dir: Path | None, content_sha256: str = ""
+                    ) -> ClipFeatures:
+    """:func:`preprocess_clip` through the per-clip cache (content hash + config key)."""
+    if cache_dir is None:
+        return preprocess_clip(path, config)
+    if not Path(path).is_file():
+        raise InputError(f"clip {str(path)!r} does not exist")
+    digest = content_sha256 or file_sha256(Path(path))
+    target = Path(cache_dir) / config.key() / f"{digest[:32]}.npz"
+    if target.is_file():
+        try:
+            with np.load(target, allow_pickle=False) as z:
+                return ClipFeatures.from_arrays(dict(z))
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache entry: recompute and overwrite
+    feats = preprocess_clip(path, config)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(target) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **feats.to_arrays())
+    return feats
+
+
+def load_features(clips, config: PreprocessConfig, cache_dir: Path | None = None, progress: bool = False
+                  ) -> tuple[list[ClipFeatures | None], list[tuple[str, str]]]:
+    """Features of every clip of a :class:`~forgebench.detectors.base.ClipSet`.
+
+    Returns (features or None per clip, [(clip_id, reason)] for clips that failed to decode or
+    showed no face); failures are reported, never silently dropped.
+    """
+    from tqdm import tqdm
+
+    out: list[ClipFeatures | None] = []
+    failed: list[tuple[str, str]] = []
+    sha = clips.rows["content_sha256"] if "content_sha256" in clips.rows.columns else None
+    for i in tqdm(range(len(clips)), desc="preprocess", unit="clip", disable=not progress, file=sys.stderr):
+        try:
+            digest = "" if sha is None else str(sha.iloc[i] or "")
+            out.append(cached_features(clips.path(i), config, cache_dir, digest))
+        except ForgebenchError as exc:
+            out.append(None)
+            failed.append((str(clips.rows["clip_id"].iloc[i]), str(exc)))
+    return out, failed
