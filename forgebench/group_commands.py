@@ -26,11 +26,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p = subparsers.add_parser(group, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
         sub = p.add_subparsers(dest=group, metavar="WHAT")
         for module, function in parts:
-            try:
-                mod = importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name and module.startswith(exc.name):
-                    continue  # that part is not built yet
-                raise
-            getattr(mod, function)(sub)
+            getattr(importlib.import_module(module), function)(sub)
         p.set_defaults(func=lambda args, p=p: p.print_help() or 1)
