@@ -1,18 +1,14 @@
-"""Scoring: vectorised bootstrap metrics equal scikit-learn; DeLong's AUCs and variances match references."""
+"""Leaderboard scoring is the shared evaluation module; DeLong's AUCs and variances match references.
+
+(The metric functions themselves are checked against scikit-learn in tests/detectors/test_evaluation.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
-from forgebench.reports.scoring import (
-    _point,
-    batch_metrics,
-    delong_components,
-    delong_test,
-    evaluate_scores,
-    expected_calibration_error,
-)
+from forgebench.detectors import evaluation as ev
+from forgebench.reports.scoring import delong_components, delong_test, evaluate_scores
 
 
 def _data(n=160, seed=0, strength=1.2):
@@ -22,24 +18,13 @@ def _data(n=160, seed=0, strength=1.2):
     return y, np.round(s, 2)  # rounding makes ties, as bootstrap resamples do
 
 
-def test_batch_metrics_equal_sklearn_row_by_row_with_ties():
+def test_leaderboard_numbers_are_the_shared_evaluation():
     y, s = _data()
-    idx = np.random.default_rng(1).integers(0, y.size, (6, y.size))
-    b = batch_metrics(y[idx], s[idx])
-    for i in range(6):
-        yy, ss = y[idx[i]], s[idx[i]]
-        assert np.isclose(b["auc"][i], roc_auc_score(yy, ss))
-        assert np.isclose(b["ap"][i], average_precision_score(yy, ss))
-        assert np.isclose(b["log_loss"][i], log_loss(yy, np.clip(ss, 1e-7, 1 - 1e-7)))
-        assert np.isclose(b["ece"][i], expected_calibration_error(yy, ss))
-        assert np.isclose(b["eer"][i], _point(yy, ss)["eer"])
-
-
-def test_eer_closed_form_and_ece_of_a_calibrated_constant():
-    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    s = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])  # one error each side -> EER 0.25
-    assert np.isclose(_point(y, s)["eer"], 0.25)
-    assert np.isclose(expected_calibration_error(y, np.full(8, 0.5)), 0.0)
+    got = evaluate_scores(y, s, n_boot=100, seed=3)
+    assert got["auc"].value == ev.roc_auc(y, s) == roc_auc_score(y, s)
+    assert got["eer"].value == ev.eer(y, s) and got["ece"].value == ev.ece(y, s)
+    assert (got["ap"].ci_low, got["ap"].ci_high) == ev.bootstrap_interval(y, s, ev.average_precision, n_boot=100,
+                                                                          seed=3)
 
 
 def test_intervals_contain_the_value_and_shrink_with_n():
@@ -57,9 +42,8 @@ def test_delong_auc_and_variance_against_references():
     aucs, cov = delong_components(y, [a, b])
     assert np.allclose(aucs, [roc_auc_score(y, a), roc_auc_score(y, b)])
     # Variance of the paired AUC difference vs the paired bootstrap's (independent reference, 15% tolerance).
-    # (batch_metrics' AUC equals roc_auc_score row by row: tested above.)
     i = np.random.default_rng(0).integers(0, y.size, (2000, y.size))
-    diffs = batch_metrics(y[i], a[i])["auc"] - batch_metrics(y[i], b[i])["auc"]
+    diffs = np.array([ev.roc_auc(y[k], a[k]) - ev.roc_auc(y[k], b[k]) for k in i])
     var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
     assert abs(var / np.var(diffs) - 1) < 0.15
 
