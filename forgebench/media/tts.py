@@ -131,9 +131,9 @@ def list_voices() -> list[VoiceInfo]:
 def _scan_voices() -> tuple[VoiceInfo, ...]:
     voices = []
     for dist in importlib.metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower()
+        name = (dist.metadata.get("Name") or "").lower()
         # Only look inside packages that say they are Piper voices: reading every RECORD costs ~0.5 s.
-        if name == "piper-tts" or not ("piper" in name or "piper" in (dist.metadata["Keywords"] or "").lower()):
+        if name == "piper-tts" or not ("piper" in name or "piper" in (dist.metadata.get("Keywords") or "").lower()):
             continue
         for f in dist.files or []:
             if not str(f).endswith(".onnx.json"):
