@@ -15,7 +15,6 @@ a row failure: it stops the build (rerun to resume once space is freed).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import subprocess
@@ -26,6 +25,7 @@ import numpy as np
 
 from forgebench.errors import ForgebenchError, InputError
 from forgebench.media.atomic import PARTIAL_MARK, atomic_output
+from forgebench.paths import sha256_file
 
 _PIPELINES: dict[str, object] = {}
 _LOCK = threading.Lock()
@@ -33,14 +33,6 @@ _LOCK = threading.Lock()
 
 class DiskFullError(ForgebenchError):
     """No space left: the build stops; rerunning the same command resumes it."""
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sidecar_path(run_dir: Path, clip_id: str) -> Path:
@@ -59,7 +51,7 @@ def finished(row: dict, run_dir: Path) -> dict | None:
     video = resolve(row["path"], run_dir)
     if not video.is_file():
         return None
-    if row["kind"] != "file" and file_sha256(video) != rec.get("content_sha256"):
+    if row["kind"] != "file" and sha256_file(video) != rec.get("content_sha256"):
         return None  # the video was replaced or damaged after it was recorded
     return rec
 
@@ -73,7 +65,7 @@ def _record(row: dict, run_dir: Path, video: Path) -> dict:
     from forgebench.media.video import probe_video
 
     info = probe_video(video)
-    rec = {"clip_id": row["clip_id"], "status": "ok", "reason": "", "content_sha256": file_sha256(video),
+    rec = {"clip_id": row["clip_id"], "status": "ok", "reason": "", "content_sha256": sha256_file(video),
            "duration": round(float(info.duration), 6)}
     side = sidecar_path(run_dir, row["clip_id"])
     side.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ import numpy as np
 from forgebench.errors import ForgebenchError, InputError, NoFaceError
 from forgebench.media import face_geometry as fg
 from forgebench.media.atomic import atomic_output
+from forgebench.paths import sha256_file
 from forgebench.records import MotionTrack
 
 # Canonical positions (fractions of the crop side) of image-left eye, image-right eye, mouth centre.
@@ -181,16 +182,8 @@ def preprocess_clip(path: str | Path, config: PreprocessConfig) -> ClipFeatures:
     return ClipFeatures(crops, chosen.astype(np.int64), landmarks, valid_arr, bands, fps, w, h, audio is not None)
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_cache_dir() -> Path:
-    from forgebench.generator.defaults import forgebench_home
+    from forgebench.paths import forgebench_home
 
     return forgebench_home() / "cache" / "detector-inputs"
 
@@ -202,7 +195,7 @@ def cached_features(path: Path, config: PreprocessConfig, cache_dir: Path | None
         return preprocess_clip(path, config)
     if not Path(path).is_file():
         raise InputError(f"clip {str(path)!r} does not exist")
-    digest = content_sha256 or file_sha256(Path(path))
+    digest = content_sha256 or sha256_file(Path(path))
     target = Path(cache_dir) / config.key() / f"{digest[:32]}.npz"
     if target.is_file():
         try:

@@ -13,8 +13,8 @@ from forgebench.benchmarks.build import build_corpus
 from forgebench.benchmarks.executors import DaskExecutor
 from forgebench.benchmarks.manifest import identities_in_several_splits, read_manifest
 from forgebench.benchmarks.spec import load_spec
-from forgebench.benchmarks.tasks import file_sha256
 from forgebench.errors import InputError
+from forgebench.paths import sha256_file as file_sha256
 
 
 def file_hashes(run: Path) -> dict[str, str]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from forgebench.benchmarks.perturb import perturb_frames, perturb_video, perturbation_registry
-from forgebench.benchmarks.tasks import file_sha256
 from forgebench.media.video import probe_video, read_video
+from forgebench.paths import sha256_file as file_sha256
 
 PIXEL = [n for n in perturbation_registry.names() if n != "h264"]
 
