@@ -176,21 +176,34 @@ def assign_splits(spec: Spec, rows: list[dict]) -> None:
         for r in rows:
             r["split"] = by_group[groups[r["source_id"]]]
         return
-    keys = sorted(set(groups.values()))
-    order = np.random.default_rng(spec.splits.seed).permutation(len(keys))
+    # Stratified by class: identity groups holding only real clips, only fakes, or both are cut
+    # separately, so that every split gets both classes whenever there are enough groups of each.
+    labels: dict[str, set[str]] = {}
+    for r in rows:
+        labels.setdefault(groups[r["source_id"]], set()).add(r["label"])
+    strata: dict[tuple[str, ...], list[str]] = {}
+    for g in sorted(labels):
+        strata.setdefault(tuple(sorted(labels[g])), []).append(g)
+    rng = np.random.default_rng(spec.splits.seed)
+    split_of: dict[str, str] = {}
+    for key in sorted(strata):
+        split_of.update(_cut(strata[key], spec.splits, rng))
+    for r in rows:
+        r["split"] = split_of[groups[r["source_id"]]]
+
+
+def _cut(keys: list[str], fr, rng: np.random.Generator) -> dict[str, str]:
+    """Shuffle identity groups ``keys`` and cut them into test / val / train by the fractions ``fr``."""
+    order = rng.permutation(len(keys))
     n = len(keys)
-    fr = spec.splits
     n_test = int(round(fr.test * n))
     n_val = int(round(fr.val * n))
     if n >= 3:  # a non-zero fraction gets at least one group when there are enough groups
         n_test = max(n_test, 1 if fr.test > 0 else 0)
         n_val = max(n_val, 1 if fr.val > 0 else 0)
     n_val = min(n_val, n - n_test)
-    split_of = {}
-    for rank, idx in enumerate(order):
-        split_of[keys[idx]] = "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
-    for r in rows:
-        r["split"] = split_of[groups[r["source_id"]]]
+    return {keys[idx]: "test" if rank < n_test else ("val" if rank < n_test + n_val else "train")
+            for rank, idx in enumerate(order)}
 
 
 def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip]) -> list[dict]:
