@@ -51,20 +51,32 @@ def pytorch_fid_inception(resize_input: bool = True, normalize_input: bool = Tru
     """
     import pytorch_fid.inception as pfi
 
+    block = pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]
+    return _pytorch_fid_network([block], None, resize_input=resize_input, normalize_input=normalize_input)
+
+
+def _pytorch_fid_network(blocks: list[int], state: dict[str, torch.Tensor] | None, **kwargs: Any) -> nn.Module:
+    """pytorch-fid's ``InceptionV3(blocks, **kwargs)`` loading ``state`` (None: its own random init), no download.
+
+    pytorch-fid builds ``fid_inception_v3`` and strictly loads the state dict it downloads; we capture
+    the built network and hand that loader ``state`` instead, so the architecture is exactly pytorch-fid's.
+    """
+    import pytorch_fid.inception as pfi
+
     built: dict[str, nn.Module] = {}
     real_builder = pfi._inception_v3
 
-    def capture(*args: Any, **kwargs: Any) -> nn.Module:
-        built["model"] = real_builder(*args, **kwargs)
+    def capture(*args: Any, **kw: Any) -> nn.Module:
+        built["model"] = real_builder(*args, **kw)
         return built["model"]
+
+    def weights(*args: Any, **kw: Any) -> dict[str, torch.Tensor]:
+        return built["model"].state_dict() if state is None else state
 
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(pfi, "_inception_v3", capture))
-        stack.enter_context(
-            mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: built["model"].state_dict())
-        )
-        block = pfi.InceptionV3.BLOCK_INDEX_BY_DIM[dims]
-        model = pfi.InceptionV3([block], resize_input=resize_input, normalize_input=normalize_input)
+        stack.enter_context(mock.patch.object(pfi, "load_state_dict_from_url", weights))
+        model = pfi.InceptionV3(blocks, **kwargs)
     return model.eval()
 
 
@@ -97,21 +109,8 @@ def map_torchscript_state(ts_state: dict[str, torch.Tensor], target: nn.Module) 
 
 def _load_pt_inception(path: Path) -> nn.Module:
     """pytorch-fid's own file: torchvision-style names -> InceptionV3 block names, matched by module identity."""
-    import pytorch_fid.inception as pfi
-
     state = torch.load(path, map_location="cpu", weights_only=True)
-    built: dict[str, nn.Module] = {}
-    real_builder = pfi._inception_v3
-
-    def capture(*args: Any, **kwargs: Any) -> nn.Module:
-        built["model"] = real_builder(*args, **kwargs)
-        return built["model"]
-
-    with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(pfi, "_inception_v3", capture))
-        stack.enter_context(mock.patch.object(pfi, "load_state_dict_from_url", lambda *a, **k: state))
-        model = pfi.InceptionV3([3])  # pytorch-fid loads the state dict strictly itself
-    return model.eval()
+    return _pytorch_fid_network([3], state)  # pytorch-fid loads the state dict strictly itself
 
 
 def load_fid_inception(weights: str | None = None) -> tuple[nn.Module, str]:
