@@ -24,10 +24,16 @@ Use it from a test file in tests/metrics/::
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Callable, Sequence
 
 from forgebench.metrics.base import Clip, Metric, MetricResult
+
+
+def through_dask(obj):
+    """``obj`` after the round trip a Dask worker would give it (distributed's own serialisation)."""
+    from distributed.protocol import deserialize, serialize
+
+    return deserialize(*serialize(obj))
 
 
 def _value(result: MetricResult) -> float:
@@ -94,15 +100,15 @@ def check_metric(
     if functional is not None:
         _close(float(functional(clips)), value, rtol, atol, "functional vs class")
 
-    # 4. pickle / clone half-way, then finish; reset clears
+    # 4. half-way, send to a Dask worker (Dask's own serialisation) or clone, then finish; reset clears
     half = len(clips) // 2
     m = make()
     for clip in clips[:half]:
         m.update(clip)
-    for copy in (pickle.loads(pickle.dumps(m)), m.clone()):
+    for copy in (through_dask(m), m.clone()):
         for clip in clips[half:]:
             copy.update(clip)
-        _close(_value(copy.compute()), value, rtol, atol, f"{type(copy).__name__} after pickle/clone")
+        _close(_value(copy.compute()), value, rtol, atol, f"{type(copy).__name__} after Dask round trip/clone")
     m.reset()
     for clip in clips:
         m.update(clip)

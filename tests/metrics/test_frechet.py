@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pytest
 from pytorch_fid.fid_score import calculate_frechet_distance
@@ -17,6 +15,7 @@ from forgebench.metrics.frechet import (
     load_stats,
     save_stats,
 )
+from tests.metrics.harness import through_dask
 
 
 @pytest.mark.parametrize("method", ["eigvals", "sqrtm"])
@@ -56,7 +55,7 @@ def test_streaming_stats_equal_numpy_and_merge():
         a.update(chunk.astype(np.float32))
     b.update(x[30:].astype(np.float32))
     whole.update(x.astype(np.float32))
-    a.merge(pickle.loads(pickle.dumps(b)))
+    a.merge(through_dask(b))  # partial state merged after a trip to a worker
     mu, cov = a.mean_cov()
     ref = x.astype(np.float32).astype(np.float64)
     np.testing.assert_allclose(mu, ref.mean(0), rtol=1e-12)
