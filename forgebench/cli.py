@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from forgebench import __version__
-from forgebench.errors import ForgebenchError
+from forgebench.errors import DiskFullError, ForgebenchError, is_disk_full
 
 # Modules with a ``register(subparsers)`` function, in the order --help lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -68,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `forgebench ... | head`: quietly stop writing to a closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        print(f"forgebench: error: no space left on the device ({exc}): free space and rerun the same command; "
+              "outputs are written atomically, so nothing half-written was kept", file=sys.stderr)
+        return DiskFullError.exit_code
     return int(result or 0)
 
 

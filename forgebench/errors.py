@@ -24,3 +24,16 @@ class NoFaceError(InputError):
 
 class WeightsUnavailableError(ForgebenchError):
     """A network's standard weights are not in the cache; the message names the fix."""
+
+
+class DiskFullError(ForgebenchError):
+    """No space left: the command stops; rerunning it resumes (outputs are written atomically)."""
+
+
+def is_disk_full(exc: OSError) -> bool:
+    """True for a full disk or quota, including NumPy's short write, which carries no errno."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return exc.errno is None and "requested and" in str(exc) and "written" in str(exc)

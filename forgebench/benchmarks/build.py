@@ -36,7 +36,7 @@ from forgebench.benchmarks.manifest import COLUMNS, MANIFEST_NAME, write_manifes
 from forgebench.benchmarks.plan import plan
 from forgebench.benchmarks.spec import Spec, spec_yaml
 from forgebench.benchmarks.tasks import run_row
-from forgebench.errors import InputError
+from forgebench.errors import DiskFullError, InputError, is_disk_full
 from forgebench.media.atomic import atomic_output, sweep_partials
 
 EXTRA_COLUMNS = {"donor_id": "string", "synthetic_variant": "bool", "official_split": "string",
@@ -94,7 +94,24 @@ def check_generators(spec: Spec) -> None:
 
 def build_corpus(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | None = None,
                  allow_commands: bool = False, executor=None, progress: bool = True) -> BuildResult:
-    """Build (or resume) the corpus of ``spec`` in ``run_dir``; see the module docstring."""
+    """Build (or resume) the corpus of ``spec`` in ``run_dir``; see the module docstring.
+
+    A full disk anywhere (a clip, an input, the log, the manifest) stops the build
+    with :class:`DiskFullError`: finished clips stay, the clip being written is
+    removed by its atomic writer, and the same call resumes once space is freed.
+    """
+    try:
+        return _build(spec, run_dir, real_dirs=real_dirs, allow_commands=allow_commands, executor=executor,
+                      progress=progress)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise DiskFullError(f"no space left on the device holding {run_dir}: free space and rerun the same "
+                            "command to resume (finished clips are kept)") from None
+
+
+def _build(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | None, allow_commands: bool,
+           executor, progress: bool) -> BuildResult:
     from forgebench.benchmarks.executors import LocalExecutor
 
     t0 = time.perf_counter()
@@ -113,7 +130,8 @@ def build_corpus(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path]
     log(f"planned {len(rows)} rows ({len(idents)} identities, {len(audios)} speech tracks)")
 
     executor = executor or LocalExecutor(1, progress=progress)
-    task = functools.partial(run_row, run_dir=str(run), allow_commands=allow_commands)
+    task = functools.partial(run_row, run_dir=str(run), allow_commands=allow_commands,
+                             one_core=getattr(executor, "one_task_per_core", False))
     results: dict[str, dict] = {}
     base = [r for r in rows if r["kind"] != "perturb"]
     derived = [r for r in rows if r["kind"] == "perturb"]

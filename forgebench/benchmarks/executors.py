@@ -24,10 +24,16 @@ def _bar(total: int, desc: str, progress: bool) -> tqdm:
 
 
 class LocalExecutor:
-    """A local process pool (``jobs`` workers); ``jobs <= 1`` runs in this process."""
+    """A local process pool (``jobs`` workers); ``jobs <= 1`` runs in this process.
+
+    ``one_task_per_core``: with several workers each task pins itself to one core
+    (see :func:`~forgebench.benchmarks.tasks.run_row`); inline, a task may use
+    every core (render and encode overlap in two threads).
+    """
 
     def __init__(self, jobs: int = 1, progress: bool = True) -> None:
         self.jobs = max(1, int(jobs))
+        self.one_task_per_core = self.jobs > 1
         self.progress = progress
         self._pool: ProcessPoolExecutor | None = None
 
@@ -62,12 +68,18 @@ class LocalExecutor:
 
 
 class DaskExecutor:
-    """Dask distributed: an existing scheduler (``address``) or a LocalCluster of ``workers`` processes."""
+    """Dask distributed: an existing scheduler (``address``) or a LocalCluster of ``workers`` processes.
+
+    Dask runs one task per worker thread, so each task pins itself to one core
+    (``one_task_per_core``): start workers with one thread per core you give them.
+    """
 
     def __init__(self, address: str | None = None, workers: int | None = None, processes: bool = True,
                  progress: bool = True) -> None:
         from distributed import Client, LocalCluster
 
+        # Threads of this one process (processes=False, used by tests) share its libraries' pools: nothing to pin.
+        self.one_task_per_core = bool(address) or processes
         self.cluster = None
         if address:
             self.client = Client(address)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from forgebench import __version__
 from forgebench.benchmarks.manifest import read_manifest, resolve_path, write_manifest
-from forgebench.errors import ForgebenchError, InputError
+from forgebench.errors import DiskFullError, ForgebenchError, InputError
 from forgebench.media.atomic import atomic_output
 from forgebench.results import RESULT_COLUMNS, read_results, results_frame, write_results
 
@@ -137,6 +137,8 @@ class Run:
         try:
             note = fn()
             entry = {"status": "done", "key": key, "note": note or ""}
+        except DiskFullError:
+            raise  # every later stage would fail too: stop, the run resumes from here
         except ForgebenchError as exc:
             entry = {"status": f"failed: {exc}", "key": key}
             _log(f"{name} failed: {exc}")

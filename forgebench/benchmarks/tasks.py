@@ -14,7 +14,6 @@ a row failure: it stops the build (rerun to resume once space is freed).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import subprocess
@@ -23,16 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from forgebench.errors import ForgebenchError, InputError
+from forgebench.errors import DiskFullError, ForgebenchError, InputError, is_disk_full
 from forgebench.media.atomic import PARTIAL_MARK, atomic_output
 from forgebench.paths import sha256_file
 
 _PIPELINES: dict[str, object] = {}
 _LOCK = threading.Lock()
-
-
-class DiskFullError(ForgebenchError):
-    """No space left: the build stops; rerunning the same command resumes it."""
 
 
 def sidecar_path(run_dir: Path, clip_id: str) -> Path:
@@ -74,7 +69,30 @@ def _record(row: dict, run_dir: Path, video: Path) -> dict:
     return rec
 
 
-def _pipeline(task: dict):
+def pin_to_one_core() -> None:
+    """Limit this process's compute libraries to one thread each (idempotent).
+
+    A corpus worker that shares the machine with one worker per core must not
+    spread over several cores itself: OpenCV, PyTorch and BLAS would otherwise
+    each start a pool per process and the workers would fight over the cores.
+    """
+    global _PINNED
+    if _PINNED:
+        return
+    import cv2
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    _PINNED = True
+
+
+_PINNED = False
+
+
+def _pipeline(task: dict, one_core: bool = False):
     from forgebench.generator.config import GenerationConfig
     from forgebench.generator.motion import motion_registry
     from forgebench.generator.pipeline import TalkingFacePipeline
@@ -88,14 +106,16 @@ def _pipeline(task: dict):
             cfg = GenerationConfig(size=task["size"], fps=task["fps"], motion=task["motion"], crop=task["crop"],
                                    crf=task["crf"], preset=task["preset"], threads=1)  # same bytes anywhere
             _PIPELINES[key] = TalkingFacePipeline.from_config(cfg, **task["motion_params"])
-        return _PIPELINES[key]
+        pipe = _PIPELINES[key]
+        pipe.render_in_thread = not one_core
+        return pipe
 
 
-def _generate(row: dict, run_dir: Path, out: Path) -> None:
+def _generate(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     task = row["task"]
     image = np.load(run_dir / task["image"], allow_pickle=False)
     audio = np.load(run_dir / task["audio"], allow_pickle=False)
-    pipe = _pipeline(task)
+    pipe = _pipeline(task, one_core)
     # The writer stamps SOURCE_DATE_EPOCH as the creation time: the spec fixes it, so the bytes are reproducible.
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
     pipe(image, audio, out=out, seed=row["seed"], image_sha256=task["image_sha256"],
@@ -149,9 +169,16 @@ def _perturb(row: dict, run_dir: Path, out: Path) -> None:
     perturb_video(resolve(task["parent_path"], run_dir), out, task["name"], task["level"], task["seed"])
 
 
-def run_row(row: dict, run_dir: str, allow_commands: bool = False) -> dict:
-    """Execute one planned row; never raises for a bad input (status "failed"), only for a full disk."""
+def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: bool = False) -> dict:
+    """Execute one planned row; never raises for a bad input (status "failed"), only for a full disk.
+
+    ``one_core``: this worker owns one core (a pool or cluster with one task per
+    core): pin the compute libraries to one thread and render inline. The bytes
+    written are the same either way.
+    """
     run = Path(run_dir)
+    if one_core:
+        pin_to_one_core()
     done = finished(row, run)
     if done is not None:
         return {**done, "skipped": True}
@@ -160,7 +187,7 @@ def run_row(row: dict, run_dir: str, allow_commands: bool = False) -> dict:
         if row["kind"] != "file":
             video.parent.mkdir(parents=True, exist_ok=True)
             if row["kind"] == "forgebench":
-                _generate(row, run, video)
+                _generate(row, run, video, one_core)
             elif row["kind"] == "command":
                 _command(row, run, video, allow_commands)
             elif row["kind"] == "perturb":
@@ -171,7 +198,7 @@ def run_row(row: dict, run_dir: str, allow_commands: bool = False) -> dict:
             raise InputError(f"{video} does not exist")
         rec = _record(row, run, video)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+        if is_disk_full(exc):
             raise DiskFullError(f"no space left on the device holding {run}: free space and rerun the same "
                                 "command to resume") from None
         rec = _failed(row, f"{type(exc).__name__}: {exc}")

@@ -60,7 +60,14 @@ def sha256_array(array: np.ndarray) -> str:
 
 
 class TalkingFacePipeline:
-    """Portrait + speech -> talking-face video, one stage per component."""
+    """Portrait + speech -> talking-face video, one stage per component.
+
+    ``render_in_thread`` (default True) overlaps rendering frame t+1 with encoding
+    frame t on a second core; a corpus worker that owns exactly one core turns it
+    off (same frames, same bytes) so that N workers scale over N cores.
+    """
+
+    render_in_thread: bool = True
 
     def __init__(
         self,
@@ -166,7 +173,7 @@ class TalkingFacePipeline:
         from tqdm import tqdm
 
         first_frame_at = float("nan")
-        frames = RenderThread(renderer, track)
+        frames = RenderThread(renderer, track) if self.render_in_thread else RenderInline(renderer, track)
         sink = VideoSink(out, self.config.fps, renderer.width, renderer.height, audio, AUDIO_RATE, provenance,
                          self.writer)
         with frames, sink:
@@ -233,3 +240,24 @@ class RenderThread:
             except queue.Empty:
                 pass
         self.thread.join()
+
+
+class RenderInline:
+    """:class:`RenderThread`'s interface, rendering each frame when it is asked for (one core)."""
+
+    def __init__(self, renderer: FaceRenderer, track: MotionTrack) -> None:
+        self.renderer, self.track = renderer, track
+        self.render_seconds = 0.0
+
+    def __iter__(self):
+        for t in range(self.track.n_frames):
+            t0 = time.perf_counter()
+            frame = self.renderer.render(self.track.pose[t], self.track.expression[t], self.track.gaze[t])
+            self.render_seconds += time.perf_counter() - t0
+            yield frame
+
+    def __enter__(self) -> RenderInline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

@@ -140,3 +140,84 @@ def test_unregistered_motion_fails_before_work(tmp_path):
     with pytest.raises(InputError, match="motion model 'no-such-model' is not available"):
         build_corpus(load_spec(spec_file), tmp_path / "run", progress=False)
     assert not list((tmp_path / "run").rglob("*.mp4"))
+
+
+def test_full_disk_stops_cleanly_and_resumes(reference, tmp_path, monkeypatch):
+    """The disk fills while the third clip is being written: one-line error, nothing partial, resumable."""
+    import errno
+
+    import forgebench.benchmarks.tasks as tasks_mod
+    from forgebench.errors import DiskFullError
+    from forgebench.media.atomic import atomic_output
+
+    run, _ = reference
+    real_generate, calls = tasks_mod._generate, []
+
+    def filling(row, run_dir, out, one_core):
+        calls.append(row["clip_id"])
+        if len(calls) < 3:
+            return real_generate(row, run_dir, out, one_core)
+        with atomic_output(out) as tmp:
+            tmp.write_bytes(b"\0" * 1000)  # half a video, then the device is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tasks_mod, "_generate", filling)
+    with pytest.raises(DiskFullError, match="no space left .* rerun the same command to resume") as err:
+        build_corpus(load_spec("tiny"), tmp_path, progress=False)
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.rglob("*.partial*")) and not (tmp_path / "manifest.parquet").exists()
+    assert len(list(tmp_path.rglob("*.mp4"))) == 2  # the finished clips are kept
+    monkeypatch.setattr(tasks_mod, "_generate", real_generate)
+    res = build_corpus(load_spec("tiny"), tmp_path, progress=False)
+    assert res.n_skipped == 2 and res.n_failed == 0
+    pd.testing.assert_frame_equal(read_manifest(run), read_manifest(tmp_path))
+    assert file_hashes(run) == file_hashes(tmp_path)
+
+
+def test_disk_full_recognises_numpy_short_writes():
+    import errno
+
+    from forgebench.errors import is_disk_full
+
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert is_disk_full(OSError("786432 requested and 737152 written"))  # ndarray.tofile on a full disk
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(OSError("something else"))
+
+
+def test_one_core_workers_write_the_same_bytes(reference, tmp_path, monkeypatch):
+    """Inline rendering (a worker owning one core) gives the bytes of the two-thread path."""
+    import forgebench.benchmarks.tasks as tasks_mod
+
+    class OneCoreInline:  # an executor whose tasks own one core, run in this process
+        one_task_per_core = True
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def map(self, fn, items, desc=""):
+            return map(fn, items)
+
+    pinned = []
+    monkeypatch.setattr(tasks_mod, "pin_to_one_core", lambda: pinned.append(1))  # keep this process's threads
+    monkeypatch.setattr(tasks_mod, "_PIPELINES", {})
+    run, _ = reference
+    build_corpus(load_spec("tiny"), tmp_path, executor=OneCoreInline(), progress=False)
+    assert pinned and all(not p.render_in_thread for p in tasks_mod._PIPELINES.values())
+    assert file_hashes(run) == file_hashes(tmp_path)
+
+
+def test_pin_to_one_core_limits_every_library():
+    import subprocess
+    import sys
+
+    code = ("from forgebench.benchmarks.tasks import pin_to_one_core; pin_to_one_core(); import cv2, torch; "
+            "from threadpoolctl import threadpool_info; "
+            "print(cv2.getNumThreads(), torch.get_num_threads(), max([p['num_threads'] for p in threadpool_info()] "
+            "or [1]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "1", "1"]
