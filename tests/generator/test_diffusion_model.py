@@ -12,7 +12,7 @@ from forgebench.errors import InputError
 from forgebench.generator.audio_features import extract_audio_features
 from forgebench.generator.motion.base import SourceState
 from forgebench.generator.motion.diffusion.config import AUDIO_DIM, CONTROL_DIM, MOTION_DIM, ModelConfig, SampleConfig
-from forgebench.generator.motion.diffusion.generator import DiffusionMotion
+from forgebench.generator.motion.diffusion.generator import DiffusionMotion, continue_from
 from forgebench.generator.motion.diffusion.model import MotionDenoiser
 from forgebench.generator.motion.diffusion.schedule import AB_MIN, CosineSchedule, ddim_sample, guided
 from forgebench.generator.motion.diffusion.space import Normaliser
@@ -139,6 +139,38 @@ def test_generate_shapes_seed_determinism_and_diversity(features):
     assert np.isfinite(a.features()).all()
     assert np.array_equal(a.features(), b.features())
     assert np.abs(a.pose[:, :3] - c.pose[:, :3]).mean() > 1e-3
+
+
+def test_overlapping_windows_keep_the_previous_windows_frames_exactly():
+    # Window 2 starts `context` frames before window 1 ends; those frames are inpainted, so a longer audio
+    # changes nothing in the first window (same audio, same first noise draw), overlap included.
+    gen = tiny_generator()
+    w, k = TINY.window, TINY.context
+    audio = np.random.default_rng(0).normal(0, 1, (3 * w, AUDIO_DIM)).astype(np.float32)
+    for fade in (0, 6):
+        sample = SampleConfig(steps=4, seam_fade=fade)
+        short = gen.sample_relative(audio[:w], 3, sample)
+        long = gen.sample_relative(audio, 3, sample)
+        assert np.array_equal(long[:w], short)
+        assert np.array_equal(long[w - k : w], short[w - k :])  # the overlap: window 2's first k frames
+        assert not np.allclose(long[w : w + 5], 0)
+
+
+def test_continue_from_joins_without_a_jump_and_fades_out():
+    rng = np.random.default_rng(1)
+    known = torch.as_tensor(np.cumsum(rng.normal(0, 0.1, (4, 3)), axis=0), dtype=torch.float32)
+    new = torch.as_tensor(5.0 + np.cumsum(rng.normal(0, 0.1, (12, 3)), axis=0), dtype=torch.float32)  # far off
+    out = continue_from(known, new, fade=6)
+    v = 0.5 * ((known[-1] - known[-2]) + (new[1] - new[0]))
+    assert torch.allclose(out[0] - known[-1], v, atol=1e-6)  # the seam step is an average of real steps
+    assert torch.equal(out[6:], new[6:])  # after the fade the window is unchanged
+    offset = (out - new).abs()
+    assert bool((offset[1:6] <= offset[:5] + 1e-6).all())  # the correction only decays
+    # Each frame of the fade moves the correction by at most |d| pi / (2 fade) (raised cosine).
+    d = (known[-1] + v - new[0]).abs()
+    extra = ((out[1:] - out[:-1]) - (new[1:] - new[:-1])).abs()
+    assert bool((extra <= d * math.pi / 12 + 1e-5).all())
+    assert torch.equal(continue_from(known, new, fade=0), new)
 
 
 def test_cfg_scale_and_controls_change_the_output(features):

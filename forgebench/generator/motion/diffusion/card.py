@@ -11,6 +11,11 @@ def training_card(model: ModelConfig, train: TrainConfig, extra: dict[str, Any])
     data, result = extra["data"], extra["result"]
     hist = result["history"]
     losses = ", ".join(f"{s}: {v:.3f}" for s, v in hist[:: max(1, len(hist) // 8)] + hist[-1:])
+    augmented = any("augmentation" in src for src in data["sources"])
+    aug_note = ""
+    if augmented:
+        aug_note = ("\nAugmented copies take their audio condition from a degraded recording of the utterance (room "
+                    "reverberation,\ncoloured noise, band limit) and keep the clean utterance's targets.")
     skipped = "\n".join(f"  - {f}: {why}" for f, why in data["skipped"]) or "  - none"
     return f"""# forgebench motion diffusion checkpoint
 
@@ -33,7 +38,7 @@ Where the targets come from (TTS clips): the mouth (jaw_open, mouth_width, pucke
 the TTS voice's own phoneme timings, the jaw scaled by loudness (vocal effort); head pose, blinks, brows, smile
 and gaze are the procedural baseline's, run with random seeds and styles, plus a random per-clip smile offset
 and slow lean (scale). So on TTS data the model learns phoneme-aligned mouth shapes from audio and a
-distillation of hand-made rules for everything else.
+distillation of hand-made rules for everything else.{aug_note}
 All TTS styles are one recorded Piper voice ("joe"): little speaker diversity. Video clips, when given, are
 listed above with their motion measured by forgebench's analyzer.
 

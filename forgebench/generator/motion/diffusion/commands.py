@@ -49,6 +49,9 @@ def add_train_motion(subparsers: argparse._SubParsersAction) -> None:
                    help="synthesised utterances to add (default 100 without --data, 0 with it)")
     p.add_argument("--voice", default="joe", help="Piper voice for the TTS corpus (default joe)")
     p.add_argument("--corpus-seed", type=int, default=0, help="seed of the TTS sentences and styles")
+    p.add_argument("--augment", type=int, default=1, metavar="N",
+                   help="degraded-recording copies (reverberation, noise, band limit) of each TTS utterance whose "
+                   "targets stay the clean ones, so the model works on real recordings (default 1; 0: none)")
     p.add_argument("--val-every", type=int, default=10, metavar="K",
                    help="every K-th clip is held out for the validation loss (default 10; 0: none)")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
@@ -64,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from forgebench.generator.motion.diffusion.card import training_card
     from forgebench.generator.motion.diffusion.checkpoint_io import save_checkpoint
-    from forgebench.generator.motion.diffusion.data import build_dataset
+    from forgebench.generator.motion.diffusion.data import build_dataset, clip_group
     from forgebench.generator.motion.diffusion.train import train
 
     model_cfg = _dataclass_from_args(ModelConfig, args)
@@ -78,12 +81,16 @@ def run_train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {str(out)!r} exists and is not a folder")
     n_tts = args.tts if args.tts is not None else (0 if args.data else 100)
-    clips, report = build_dataset(args.data, n_tts, fps=args.fps, seed=args.corpus_seed, voice=args.voice)
+    clips, report = build_dataset(args.data, n_tts, fps=args.fps, seed=args.corpus_seed, voice=args.voice,
+                                  augment=args.augment)
     for f, why in report.skipped:
         print(f"skipped {f}: {why}", file=sys.stderr)
     k = args.val_every
-    val = [c for i, c in enumerate(clips) if k > 0 and i % k == k - 1] if len(clips) >= 5 else []
-    tr = [c for c in clips if all(c is not v for v in val)]
+    # Every k-th utterance or video is held out together with its augmented copies (no leak into the val loss).
+    groups = list(dict.fromkeys(clip_group(c.name) for c in clips))
+    held = {g for i, g in enumerate(groups) if k > 0 and i % k == k - 1} if len(groups) >= 5 else set()
+    val = [c for c in clips if clip_group(c.name) in held]
+    tr = [c for c in clips if clip_group(c.name) not in held]
     result = train(tr, model_cfg, train_cfg, device=args.device, val_clips=val)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
@@ -120,6 +127,8 @@ def add_eval_motion(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the checkpoint's)")
     p.add_argument("--pose-smooth", type=float, default=None, metavar="S",
                    help="head-pose low-pass time constant in s (default: the checkpoint's; 0: off)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sample_set",
+                   help="diffusion sampling control for this evaluation, e.g. seam_fade=0 or steps=4 (repeatable)")
     p.add_argument("--out", default=None, metavar="FILE.md", help="also write the table to this Markdown file")
     p.set_defaults(func=run_eval)
 
@@ -127,7 +136,12 @@ def add_eval_motion(subparsers: argparse._SubParsersAction) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     from forgebench.generator.motion.diffusion.evaluate import evaluate_motion, format_table
 
-    controls = {} if args.pose_smooth is None else {"pose_smooth_s": args.pose_smooth}
+    controls: dict[str, object] = {} if args.pose_smooth is None else {"pose_smooth_s": args.pose_smooth}
+    for item in args.sample_set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. seam_fade=0")
+        controls[key.strip()] = value.strip()
     result = evaluate_motion(args.checkpoint, args.audio, args.real, seeds=args.seeds, cfg=args.cfg, controls=controls)
     text = format_table(result)
     print(text)

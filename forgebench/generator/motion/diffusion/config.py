@@ -107,10 +107,13 @@ class SampleConfig:
     eta: float = 0.0  # 0: deterministic DDIM given the initial noise
     fps: float = 25.0  # the frame rate the model was trained at
     pose_smooth_s: float = 0.0  # zero-phase 2-pole low-pass on head pose after sampling (0: off, the default)
+    seam_fade: int = 10  # frames over which each window's new frames are blended onto the inpainted ones (0: off)
 
     def __post_init__(self) -> None:
         if self.steps <= 0 or not self.cfg >= 0 or not self.eta >= 0 or not self.pose_smooth_s >= 0:
             raise InputError("sampling: steps must be > 0, cfg, eta and pose_smooth_s >= 0")
+        if self.seam_fade < 0:
+            raise InputError("sampling: seam_fade must be >= 0")
 
 
 def dumps(obj: Any) -> str:

@@ -10,12 +10,18 @@ For each held-out audio file and seed both generators make a MotionTrack for a n
 * ``silence_jaw`` — mean jaw opening above rest over non-speech frames (should be ~0);
 * ``delta_pose``, ``pose_std`` (:mod:`forgebench.metrics.motion`), ``blink_rate`` per minute;
 * ``fmd`` — Fréchet Motion Distance of the generated corpus to the real clips' tracks, with a
-  bootstrap over generated clips;
+  bootstrap over generated clips; ``fmd_face``, ``fmd_mouth``, ``fmd_head`` — the same on the window
+  features of the 7 expression coefficients, of jaw/mouth width/pucker, and of the head pose only;
 * ``edge_jump`` — mean |Δ| of standardised relative motion across window boundaries divided by the
   mean |Δ| inside windows (1 = a boundary is like any other frame);
+* ``seam_zone`` — the same ratio over every step of the overlap zones (a cross-fade cannot hide a mismatch
+  there by spreading it);
 * ``seed_div`` — head-pose std across seeds for the same audio (degrees, mean over frames and axes).
 
-Intervals are 95 % percentile bootstrap CIs over audio files (seeds of one file resampled together).
+Intervals are 95 % percentile bootstrap CIs over audio files (seeds of one file resampled together). The
+column ``diffusion − procedural (paired)`` gives the per-clip difference of the lip-sync scores and jaw W1
+with a paired bootstrap (same files and seeds for both models), and the FMD differences over the same file
+resamples.
 """
 
 from __future__ import annotations
@@ -31,12 +37,38 @@ from forgebench.generator.motion.base import MotionGenerator, SourceState
 from forgebench.generator.motion.diffusion.space import Reference, to_relative
 from forgebench.metrics.bootstrap import bootstrap_ci
 from forgebench.metrics.lipsync import lagged_pearson, speech_envelope
-from forgebench.metrics.motion import blink_stats, delta_pose, fmd_from_features, motion_window_features, pose_diversity
+from forgebench.metrics.motion import (
+    FMD_SIGNALS,
+    blink_stats,
+    delta_pose,
+    fmd_from_features,
+    motion_window_features,
+    pose_diversity,
+)
 from forgebench.records import MotionTrack
 
 FPS = 25.0
 RATE = 16000
 _JAW = 6
+
+
+def _fmd_columns(signals: tuple[str, ...]) -> np.ndarray:
+    """Columns of :func:`motion_window_features` ([std | velocity] per FMD signal, then expression means) that
+    describe ``signals``."""
+    n = len(FMD_SIGNALS)
+    expr = [FMD_SIGNALS[i] for i in range(5, 12)]  # the 7 expression coefficients, in the means block
+    cols = [i for i, s in enumerate(FMD_SIGNALS) if s in signals]
+    cols += [n + i for i in cols] + [2 * n + expr.index(s) for s in signals if s in expr]
+    return np.asarray(sorted(cols))
+
+
+# FMD on parts of the motion, so that a win in the full FMD can be traced to the head or to the face.
+FMD_PARTS = {
+    "fmd": None,
+    "fmd_mouth": _fmd_columns(("jaw_open", "mouth_width", "pucker")),
+    "fmd_face": _fmd_columns(FMD_SIGNALS[5:12]),  # all 7 expression coefficients (mouth, smile, blinks, brows)
+    "fmd_head": _fmd_columns(FMD_SIGNALS[0:5]),
+}
 
 
 @dataclass
@@ -80,6 +112,22 @@ def edge_jump(track: MotionTrack, window: int, context: int = 0) -> float:
     return float(d[edges].mean() / max(d[inside].mean(), 1e-9))
 
 
+def seam_zone_jump(track: MotionTrack, window: int, context: int) -> float:
+    """Like :func:`edge_jump` but over every step of each overlap zone (the ``context`` frames shared by two
+    windows, plus the steps into and out of it): a cross-fade that spreads a mismatch over the overlap
+    scores 1 at the seam itself but not here."""
+    x = track.features().astype(np.float64)
+    x = (x - x.mean(0)) / np.maximum(x.std(0), 1e-6)
+    d = np.abs(np.diff(x, axis=0)).mean(axis=1)
+    starts = np.arange(window - context, len(d), window - context)
+    zone = np.unique(np.concatenate([np.arange(s - 1, s + context) for s in starts] or [np.zeros(0, int)]))
+    zone = zone[(zone >= 0) & (zone < len(d))]
+    if len(zone) == 0:
+        return float("nan")
+    inside = np.setdiff1d(np.arange(len(d)), zone)
+    return float(d[zone].mean() / max(d[inside].mean(), 1e-9))
+
+
 def real_tracks(paths: list[str | Path]) -> list[tuple[MotionTrack, np.ndarray]]:
     """(track at 25 fps, 16 kHz audio) of each usable real video (analyzer output cached by content hash)."""
     from forgebench.errors import InputError
@@ -120,6 +168,7 @@ def _per_clip(track: MotionTrack, audio: np.ndarray, features: AudioFeatures | N
         out["jaw_w1"] = float(wasserstein_distance(jaw[track.valid], real_jaw))
     if window:
         out["edge_jump"] = edge_jump(track, *window)
+        out["seam_zone"] = seam_zone_jump(track, *window)
     return out
 
 
@@ -170,6 +219,7 @@ def evaluate_motion(checkpoint: str | Path | None, audio_files: list[str | Path]
             div = float(np.std(np.stack(poses), axis=0).mean()) if seeds > 1 else float("nan")
             values[name].setdefault("seed_div", []).extend([div] * seeds)
     result = EvalResult(n_audio=len(audio_files), n_real=len(reals), seeds=seeds)
+    fmd_boots: dict[tuple[str, str], np.ndarray] = {}
     for name in models:
         g = np.asarray(groups[name])
         row = {}
@@ -179,15 +229,30 @@ def evaluate_motion(checkpoint: str | Path | None, audio_files: list[str | Path]
             row[k] = (float(np.nanmean(arr)), lo, hi)
         if real_feats is not None and len(real_feats) > 1:
             feats, wg = np.concatenate(windows[name]), np.concatenate(window_group[name])
-            value = fmd_from_features(feats, real_feats)
-            rng = np.random.default_rng(0)
             files = np.unique(wg)
-            boots = []
-            for _ in range(200):
-                pick = rng.choice(files, len(files))
-                boots.append(fmd_from_features(np.concatenate([feats[wg == f] for f in pick]), real_feats))
-            row["fmd"] = (value, *np.percentile(boots, [2.5, 97.5]).tolist())
+            rng = np.random.default_rng(0)
+            picks = [rng.choice(files, len(files)) for _ in range(200)]
+            for key, cols in FMD_PARTS.items():
+                f, r = (feats, real_feats) if cols is None else (feats[:, cols], real_feats[:, cols])
+                boots = [fmd_from_features(np.concatenate([f[wg == i] for i in pick]), r) for pick in picks]
+                row[key] = (fmd_from_features(f, r), *np.percentile(boots, [2.5, 97.5]).tolist())
+                fmd_boots[(name, key)] = np.asarray(boots)
         result.rows[name] = row
+    # Paired differences: both models ran on the same files and seeds, in the same order, so the per-clip
+    # difference removes the between-file variation that makes the two columns' intervals wide.
+    g = np.asarray(groups["diffusion"])
+    diff = {}
+    for key in ("sync_r", "sync_excess", "jaw_w1"):
+        if key in values["diffusion"] and key in values["procedural"]:
+            d = np.asarray(values["diffusion"][key], np.float64) - np.asarray(values["procedural"][key], np.float64)
+            diff[key] = (float(np.nanmean(d)), *bootstrap_ci(d, np.nanmean, groups=g[: len(d)], n_boot=500))
+    for key in FMD_PARTS:  # the same file resamples for both models (same seed, same files)
+        if ("diffusion", key) in fmd_boots:
+            d = fmd_boots[("diffusion", key)] - fmd_boots[("procedural", key)]
+            diff[key] = (result.rows["diffusion"][key][0] - result.rows["procedural"][key][0],
+                         *np.percentile(d, [2.5, 97.5]).tolist())
+    if diff:
+        result.rows["diffusion − procedural (paired)"] = diff
     if reals:
         rv: dict[str, list[float]] = {}
         for t, audio in reals:
@@ -201,8 +266,11 @@ def evaluate_motion(checkpoint: str | Path | None, audio_files: list[str | Path]
 METRICS = [
     ("sync_r", "↑", "lip sync r (jaw vs envelope)"), ("sync_excess", "↑", "r minus shift-null"),
     ("jaw_w1", "↓", "jaw W1 to real"), ("silence_jaw", "↓", "jaw in silence (IOD)"),
-    ("fmd", "↓", "FMD to real"), ("delta_pose", "≈real", "ΔP (deg/frame)"), ("pose_std", "≈real", "pose std (deg)"),
+    ("fmd", "↓", "FMD to real"), ("fmd_face", "↓", "FMD, expression only"),
+    ("fmd_mouth", "↓", "FMD, mouth only"), ("fmd_head", "↓", "FMD, head pose only"),
+    ("delta_pose", "≈real", "ΔP (deg/frame)"), ("pose_std", "≈real", "pose std (deg)"),
     ("blink_rate", "≈real", "blinks/min"), ("edge_jump", "≈1", "window-edge jump ratio"),
+    ("seam_zone", "≈1", "overlap-zone step ratio"),
     ("seed_div", ">0", "seed diversity (deg)"),
 ]
 
