@@ -65,6 +65,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     pred, frames, skipped = predict_manifest(det, df, args.manifest, tuple(args.splits))
+    for split in args.splits:
+        if not ((df["split"] == split) & (df["status"] == "ok")).any():
+            print(f"split {split} has no usable clips in {args.manifest}: it is not evaluated")
     write_csv(pd.DataFrame(skipped, columns=["clip_id", "reason"]), out / "skipped.csv")
     for cid, reason in skipped:
         print(f"skipped {cid}: {reason}")

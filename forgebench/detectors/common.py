@@ -20,7 +20,10 @@ from forgebench.detectors.preprocess import ClipFeatures, PreprocessConfig, defa
 from forgebench.errors import InputError
 
 C_GRID = (0.01, 0.1, 1.0, 10.0)
-PREPROCESS_PARAMS: dict[str, Any] = {"crop_size": 128, "n_frames": 8, "max_frames": 125}
+PREPROCESS_PARAMS: dict[str, Any] = {"crop_size": 128, "n_frames": 8, "max_frames": 125, "refine_landmarks": True}
+# Crop detectors read only the aligned crops: the plain 468-point mesh (no irises) is enough to align them and
+# about 1 ms per frame faster than the refined one (see forgebench.media.face_mesh).
+CROP_PARAMS: dict[str, Any] = {**PREPROCESS_PARAMS, "refine_landmarks": False}
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -38,7 +41,8 @@ class FeatureDetector(Detector):
         self.cache_dir: Path | None = Path(env) if env else default_cache_dir()
         self.progress = False
         self.preprocess = PreprocessConfig(crop_size=self.params["crop_size"], n_frames=self.params["n_frames"],
-                                           max_frames=self.params["max_frames"])
+                                           max_frames=self.params["max_frames"],
+                                           refine_landmarks=self.params["refine_landmarks"])
 
     def preprocessing_config(self) -> dict[str, Any]:
         from dataclasses import asdict

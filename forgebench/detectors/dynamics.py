@@ -23,6 +23,7 @@ import numpy as np
 from forgebench.detectors.base import register_detector
 from forgebench.detectors.common import PREPROCESS_PARAMS, LogisticDetector
 from forgebench.detectors.preprocess import ClipFeatures
+from forgebench.errors import InputError
 from forgebench.records import MotionTrack
 
 BLINK_THRESHOLD = 0.5
@@ -75,6 +76,10 @@ class DynamicsDetector(LogisticDetector):
     """Clip-level landmark-dynamics detector (no image pixels are used)."""
 
     param_defaults: ClassVar[dict[str, Any]] = {**PREPROCESS_PARAMS, "n_frames": 1, "seed": 0}
+
+    def _validate(self) -> None:
+        if not self.params["refine_landmarks"]:
+            raise InputError("dynamics needs refine_landmarks=True: its gaze features read the iris points")
 
     def clip_rows(self, feat: ClipFeatures) -> np.ndarray:
         return dynamics_features(feat.track())[None]

@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from forgebench.detectors.base import ClipSet
-from forgebench.detectors.common import PREPROCESS_PARAMS, FeatureDetector
+from forgebench.detectors.common import CROP_PARAMS, FeatureDetector
 from forgebench.detectors.preprocess import ClipFeatures
 from forgebench.errors import InputError
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
-TRAIN_PARAMS: dict[str, Any] = {**PREPROCESS_PARAMS, "seed": 0, "epochs": 10, "batch_size": 32, "lr": 1e-3,
+TRAIN_PARAMS: dict[str, Any] = {**CROP_PARAMS, "seed": 0, "epochs": 10, "batch_size": 32, "lr": 1e-3,
                                 "weight_decay": 1e-4, "patience": 3, "device": "cpu"}
 
 
@@ -42,6 +42,7 @@ class TorchFrameDetector(FeatureDetector):
     """Base of the CNN detectors: subclasses implement :meth:`build_model`."""
 
     frame_based = True
+    version: ClassVar[int] = 2  # 2: crops aligned from the unrefined 468-point mesh
     param_defaults: ClassVar[dict[str, Any]] = dict(TRAIN_PARAMS)
 
     def _validate(self) -> None:

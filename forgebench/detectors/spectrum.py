@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from forgebench.detectors.base import register_detector
-from forgebench.detectors.common import PREPROCESS_PARAMS, LogisticDetector
+from forgebench.detectors.common import CROP_PARAMS, LogisticDetector
 from forgebench.detectors.preprocess import ClipFeatures
 
 
@@ -40,7 +40,8 @@ class SpectrumDetector(LogisticDetector):
     """Frame-level spectral detector; params: ``n_bins`` radius bins (default 32)."""
 
     frame_based = True
-    param_defaults: ClassVar[dict[str, Any]] = {**PREPROCESS_PARAMS, "seed": 0, "n_bins": 32}
+    version: ClassVar[int] = 2  # 2: crops aligned from the unrefined 468-point mesh
+    param_defaults: ClassVar[dict[str, Any]] = {**CROP_PARAMS, "seed": 0, "n_bins": 32}
 
     def _validate(self) -> None:
         from forgebench.errors import InputError

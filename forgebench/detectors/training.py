@@ -85,11 +85,15 @@ def predict_manifest(det: Detector, df: pd.DataFrame, manifest_path: str | Path,
 
     The detector sees label-free clip sets; labels come from the manifest afterwards.
     """
+    usable = df[df["split"].isin(list(splits)) & (df["status"] == "ok")]
+    if len(usable) == 0:
+        raise InputError(f"the manifest has no usable clips (status ok) in split {' or '.join(splits)}: "
+                         "nothing to score; check the corpus build log")
     pred_parts, frame_parts, skipped = [], [], []
     for split in splits:
         sel = df[(df["split"] == split) & (df["status"] == "ok")]
         if len(sel) == 0:
-            continue
+            continue  # reported by the caller (eval prints which requested splits are empty)
         clips = ClipSet.from_manifest(sel, manifest_path, split, with_labels=False)
         if frames and det.frame_based:
             per_frame = det.predict_frames(clips)

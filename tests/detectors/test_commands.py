@@ -87,3 +87,22 @@ def test_cross_generator_matrix(corpus, cache_dir, tmp_path):
     auc = res[res.metric == "auc"]
     assert auc.n.min() >= 3 and (auc.status == "ok").all()
     assert (tmp_path / "models" / "train=other" / "config.json").is_file()
+
+
+def test_empty_splits_are_reported(corpus, cache_dir, tmp_path, capsys):
+    df = read_manifest(corpus / "manifest.parquet").assign(path=lambda d: [str(corpus / p) for p in d.path])
+    no_val = write_manifest(df[df.split != "val"], tmp_path / "no_val.parquet")
+    with pytest.raises(InputError, match="the val split is empty"):
+        cli(["train", "detector", "dynamics", "--manifest", str(no_val), "--out", str(tmp_path / "x"), *PARAMS])
+    model = tmp_path / "model"
+    cli(["train", "detector", "dynamics", "--manifest", str(corpus / "manifest.parquet"), "--out", str(model),
+         "--cache-dir", str(cache_dir), *PARAMS])
+    no_test = write_manifest(df[df.split != "test"], tmp_path / "no_test.parquet")
+    capsys.readouterr()
+    assert cli(["eval", "detector", str(model), "--manifest", str(no_test), "-o", str(tmp_path / "r"),
+                "--n-boot", "20", "--cache-dir", str(cache_dir)]) == 0
+    assert "split test has no usable clips" in capsys.readouterr().out
+    assert set(read_results(tmp_path / "r" / "metrics.csv").split) == {"val"}
+    with pytest.raises(InputError, match="no usable clips .* in split test"):
+        cli(["eval", "detector", str(model), "--manifest", str(no_test), "-o", str(tmp_path / "r2"),
+             "--splits", "test", "--cache-dir", str(cache_dir)])

@@ -53,6 +53,8 @@ def test_load_refuses_other_version_and_non_detector_dirs(corpus, cache_dir, tmp
     det = detector_registry.get("dynamics")(**TINY["dynamics"])
     det.cache_dir = cache_dir
     out = det.fit(train, val).save(tmp_path / "d")
+    with pytest.raises(InputError, match="holds a 'dynamics' detector, not 'meso4'"):
+        detector_registry.get("meso4").load(out)
     cfg = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({**cfg, "detector_version": 99}))
     with pytest.raises(InputError, match="version 99"):

@@ -80,3 +80,40 @@ def test_cache_and_failures(corpus, tmp_path):
     again, _ = pp.load_features(clips.subset(np.array([0])), cfg, tmp_path / "cache")
     np.testing.assert_array_equal(again[0].crops, f.crops)
     assert again[0].track().n_frames == 10
+
+
+def _umeyama_svd(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Independent reference: Umeyama (1991) with the SVD and the reflection fix."""
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    rot = u @ np.diag(sign) @ vt
+    scale = (sig * sign).sum() / ((s**2).sum() / len(src))
+    return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_similarity_transform_equals_umeyama_on_noisy_and_mirrored_points(seed):
+    rng = np.random.default_rng(seed)
+    src = rng.uniform(0, 100, (3 + seed, 2))
+    dst = src @ rng.normal(size=(2, 2)) + rng.normal(0, 5, src.shape)  # arbitrary affine + noise, some mirrored
+    np.testing.assert_allclose(pp.similarity_transform(src, dst), _umeyama_svd(src, dst), atol=1e-8)
+
+
+def test_unrefined_features_have_468_points_and_refuse_a_motion_track(corpus):
+    cfg = pp.PreprocessConfig(crop_size=32, n_frames=2, max_frames=6, refine_landmarks=False)
+    assert cfg.key() != pp.PreprocessConfig(crop_size=32, n_frames=2, max_frames=6).key()
+    feats = pp.preprocess_clip(corpus / "test_fake_0.mp4", cfg)
+    assert feats.landmarks.shape[1:] == (468, 3) and feats.crops.shape == (2, 32, 32, 3)
+    with pytest.raises(InputError, match="refine_landmarks=True"):
+        feats.track()
+
+
+def test_dynamics_refuses_the_unrefined_mesh():
+    from forgebench.detectors.base import detector_registry
+
+    with pytest.raises(InputError, match="refine_landmarks=True"):
+        detector_registry.get("dynamics")(refine_landmarks=False)
