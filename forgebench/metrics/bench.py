@@ -7,8 +7,11 @@ the stock CLI gets those weights too, written in pytorch-fid's own
 pointed at (the reference digest cannot match a re-saved file, so the state
 dict is loaded directly, strictly, by pytorch-fid itself). Frames come from
 real videos (``--videos A.mp4 B.mp4 ...``: the first fills set A, the rest set
-B) or, by default, synthetic smooth images. Both times are wall clock,
-including model loading and PNG decoding; both FID values are reported.
+B), from two existing folders of PNG frames (``--dirs A B``, all PNGs in each,
+scored as they are) or, by default, synthetic smooth images. Both times are
+wall clock, including model loading and PNG decoding; both FID values are
+reported, with the 1-minute load average before and after (the machine may be
+shared).
 """
 
 from __future__ import annotations
@@ -132,20 +135,51 @@ def run_ours(dir_a: Path, dir_b: Path, batch_size: int = 50) -> tuple[float, flo
     return value, time.perf_counter() - t0
 
 
+def _time_both(dir_a: Path, dir_b: Path, skip_stock: bool, weights_dir: Path) -> dict[str, Any]:
+    """Our FID then the stock CLI's on two PNG folders: values, seconds, speed-up, load average."""
+    import os
+
+    import torch
+
+    from forgebench.metrics.inception import load_fid_inception
+
+    result: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "load_1min_before": os.getloadavg()[0]}
+    ours_value, ours_s = run_ours(dir_a, dir_b)
+    result.update(ours_fid=ours_value, ours_s=ours_s)
+    if not skip_stock:
+        weights = weights_dir / "pt_inception-mapped.pth"
+        torch.save(pt_inception_state(load_fid_inception("fid_inception")[0]), weights)
+        stock_value, stock_s = run_stock_cli(weights, dir_a, dir_b)
+        result.update(
+            stock_fid=stock_value,
+            stock_s=stock_s,
+            speedup=stock_s / ours_s,
+            rel_diff=abs(ours_value - stock_value) / max(abs(stock_value), 1e-12),
+        )
+    result["load_1min_after"] = os.getloadavg()[0]
+    return result
+
+
 def run_metrics_bench(
     frames: int = 1000,
     size: int = 256,
     videos: list[Path] | None = None,
     skip_stock: bool = False,
     workdir: Path | None = None,
+    dirs: list[Path] | None = None,
 ) -> dict[str, Any]:
-    """Build the two PNG sets, time both FID implementations, return the numbers."""
-    import torch
-
-    from forgebench.metrics.inception import load_fid_inception
-
+    """Build the two PNG sets (or take ``dirs``), time both FID implementations, return the numbers."""
     with tempfile.TemporaryDirectory(prefix="forgebench-bench-", dir=workdir) as td:
         tmp = Path(td)
+        if dirs:
+            if len(dirs) != 2:
+                raise InputError("--dirs needs exactly two folders of PNG frames")
+            n = [len(list(Path(d).glob("*.png"))) for d in dirs]
+            if min(n) < 2:
+                raise InputError(f"--dirs: {dirs[0]} has {n[0]} and {dirs[1]} has {n[1]} PNG files; each needs >= 2")
+            result: dict[str, Any] = {"frames": n, "size": None, "source": f"dirs {dirs[0]} {dirs[1]}"}
+            result.update(_time_both(Path(dirs[0]), Path(dirs[1]), skip_stock, tmp))
+            return result
         if videos:
             if len(videos) < 2:
                 raise InputError("--videos needs at least two files: the first fills set A, the others set B")
@@ -154,24 +188,8 @@ def run_metrics_bench(
             a, b = _synthetic(frames, size, 0, 0.0), _synthetic(frames, size, 1, 0.5)
         _write_pngs(tmp / "a", a)
         _write_pngs(tmp / "b", b)
-        result: dict[str, Any] = {
-            "frames": frames,
-            "size": size,
-            "source": "videos" if videos else "synthetic",
-            "torch_threads": torch.get_num_threads(),
-        }
-        ours_value, ours_s = run_ours(tmp / "a", tmp / "b")
-        result.update(ours_fid=ours_value, ours_s=ours_s)
-        if not skip_stock:
-            weights = tmp / "pt_inception-mapped.pth"
-            torch.save(pt_inception_state(load_fid_inception("fid_inception")[0]), weights)
-            stock_value, stock_s = run_stock_cli(weights, tmp / "a", tmp / "b")
-            result.update(
-                stock_fid=stock_value,
-                stock_s=stock_s,
-                speedup=stock_s / ours_s,
-                rel_diff=abs(ours_value - stock_value) / max(abs(stock_value), 1e-12),
-            )
+        result = {"frames": frames, "size": size, "source": "videos" if videos else "synthetic"}
+        result.update(_time_both(tmp / "a", tmp / "b", skip_stock, tmp))
         return result
 
 
@@ -179,17 +197,19 @@ def _cmd(args: argparse.Namespace) -> int:
     from forgebench.weights import require_weights
 
     require_weights("fid_inception")  # one-line fix if missing, before any work
-    r = run_metrics_bench(args.frames, args.size, args.videos, args.skip_stock)
+    r = run_metrics_bench(args.frames, args.size, args.videos, args.skip_stock, dirs=args.dirs)
+    frames = r["frames"] if isinstance(r["frames"], list) else [r["frames"]] * 2
+    shape = f" {r['size']}x{r['size']}" if r["size"] else ""
     print(
-        f"FID {r['frames']} vs {r['frames']} frames {r['size']}x{r['size']} ({r['source']}), "
-        f"{r['torch_threads']} torch threads"
+        f"FID {frames[0]} vs {frames[1]} frames{shape} ({r['source']}), {r['torch_threads']} torch threads, "
+        f"load {r['load_1min_before']:.2f} -> {r['load_1min_after']:.2f}"
     )
-    rate = 2 * r["frames"] / r["ours_s"]
+    rate = sum(frames) / r["ours_s"]
     print(f"  forgebench:       FID {r['ours_fid']:.6f} in {r['ours_s']:.1f} s ({rate:.2f} img/s)")
     if "stock_fid" in r:
         print(
             f"  pytorch-fid CLI:  FID {r['stock_fid']:.6f} in {r['stock_s']:.1f} s "
-            f"({2 * r['frames'] / r['stock_s']:.2f} img/s)"
+            f"({sum(frames) / r['stock_s']:.2f} img/s)"
         )
         print(f"  speed-up {r['speedup']:.2f}x, relative difference {r['rel_diff']:.2e}")
     return 0
@@ -214,6 +234,13 @@ def add_bench_metrics(bench_subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="VIDEO",
         help="take frames from videos: the first fills set A, the others set B (default: synthetic)",
+    )
+    p.add_argument(
+        "--dirs",
+        nargs=2,
+        type=Path,
+        metavar="DIR",
+        help="score two existing folders of PNG frames as they are (overrides --frames/--size/--videos)",
     )
     p.add_argument("--skip-stock", action="store_true", help="time forgebench only")
     p.set_defaults(func=_cmd)

@@ -17,8 +17,10 @@ What is faster than the reference (the numbers are the same): the lip stream's 3
 convolutions all have a temporal extent of 1 after the first layer, and the first one
 spans exactly the 5 input frames, so the stream is run as an equivalent 2D network on
 ``[N, 15, 224, 224]`` windows with BatchNorm folded into the convolutions (oneDNN's 2D
-kernels are much faster than its 3D ones on CPU); and all offsets' distances come from
-one tensor expression instead of a Python loop. Published real talking-head videos
+kernels are much faster than its 3D ones on CPU); both streams run channels-last with each
+max-pool moved before the ReLU it follows (exactly equal, and the ReLU touches a 4x smaller
+map); windows are gathered in uint8; and all offsets' distances come from one tensor
+expression instead of a Python loop. Published real talking-head videos
 score roughly LSE-C 7-8 and LSE-D 6.5-7.5 with the standard ``syncnet_v2`` weights.
 """
 
@@ -72,34 +74,53 @@ def _hw(v: int | tuple[int, ...]) -> int | tuple[int, ...]:
     return v[1:] if isinstance(v, tuple) else v
 
 
+def _inference_stack(mods: list[nn.Module], temporal: bool) -> nn.Sequential:
+    """Conv/BN/ReLU/MaxPool ``mods`` as an equivalent 2D inference stack (channels-last memory).
+
+    BatchNorm is folded into the convolution before it; a ReLU followed by a max-pool becomes
+    pool-then-ReLU (``max(relu(x)) == relu(max(x))`` exactly, and the ReLU then touches a 4x smaller
+    map: ~5x cheaper on the lip stream's 96x109x109 activations); 1x1 identity pools are dropped.
+    ``temporal``: the modules are 3D with a temporal extent that the first convolution consumes
+    whole (the lip stream), so that dimension is folded into the input channels, ``c * T + t``.
+    """
+
+    def sp(v: Any) -> Any:  # the spatial part of a layer's size argument
+        return _hw(v) if temporal else v
+
+    layers: list[nn.Module] = []
+    for i, m in enumerate(mods):
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            w, b = _fold_bn(m, mods[i + 1])
+            if temporal:
+                w = w.reshape(w.shape[0], -1, *w.shape[3:])  # [O, C, T, kh, kw] -> [O, C*T, kh, kw]
+            conv = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=sp(m.stride), padding=sp(m.padding))
+            conv.weight.data.copy_(w)
+            conv.bias.data.copy_(b)
+            layers.append(conv)
+        elif isinstance(m, (nn.MaxPool2d, nn.MaxPool3d)):
+            if sp(m.kernel_size) in (1, (1, 1)):
+                continue  # the audio stream's MaxPool2d((1, 1)) is the identity
+            pool = nn.MaxPool2d(sp(m.kernel_size), sp(m.stride), sp(m.padding))
+            layers.insert(len(layers) - 1 if layers and isinstance(layers[-1], nn.ReLU) else len(layers), pool)
+        elif isinstance(m, nn.ReLU):
+            layers.append(nn.ReLU(inplace=True))
+    # channels-last 2D convolutions are oneDNN's fastest CPU path (~15% over NCHW / the 3D network here)
+    return nn.Sequential(*layers).to(memory_format=torch.channels_last)
+
+
 class FastSyncNet(nn.Module):
     """syncnet-python's ``S`` rewritten for inference: same outputs, 2D lip stream, folded BatchNorm.
 
-    ``forward_lip(x)``: x [N, 15, 224, 224] (channel ``c * 5 + t``) -> [N, 1024];
+    ``forward_lip(x)``: x [N, 15, 224, 224] BGR float 0..255 (channel ``c * 5 + t``) -> [N, 1024];
     ``forward_aud(x)``: x [N, 1, 13, 20] MFCC windows -> [N, 1024].
     """
 
     def __init__(self, ref: nn.Module) -> None:
         super().__init__()
         ref = ref.eval()
-        layers: list[nn.Module] = []
-        mods = list(ref.netcnnlip)
-        for i, m in enumerate(mods):
-            if isinstance(m, nn.Conv3d):
-                w, b = _fold_bn(m, mods[i + 1])
-                w = w.reshape(w.shape[0], -1, *w.shape[3:])  # [O, C, T, kh, kw] -> [O, C*T, kh, kw]
-                conv = nn.Conv2d(w.shape[1], w.shape[0], w.shape[2:], stride=m.stride[1:], padding=m.padding[1:])
-                conv.weight.data.copy_(w)
-                conv.bias.data.copy_(b)
-                layers.append(conv)
-            elif isinstance(m, nn.MaxPool3d):
-                layers.append(nn.MaxPool2d(_hw(m.kernel_size), _hw(m.stride), _hw(m.padding)))
-            elif isinstance(m, nn.ReLU):
-                layers.append(nn.ReLU(inplace=True))
-        # channels-last 2D convolutions are oneDNN's fastest CPU path (~15% over the 3D network here)
-        self.lip = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+        self.lip = _inference_stack(list(ref.netcnnlip), temporal=True)
+        self.cnnaud = _inference_stack(list(ref.netcnnaud), temporal=False)
         self.fclip = ref.netfclip
-        self.cnnaud = ref.netcnnaud
         self.fcaud = ref.netfcaud
         self.eval()
 
@@ -107,7 +128,7 @@ class FastSyncNet(nn.Module):
         return self.fclip(self.lip(x.contiguous(memory_format=torch.channels_last)).flatten(1))
 
     def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fcaud(self.cnnaud(x).flatten(1))
+        return self.fcaud(self.cnnaud(x.contiguous(memory_format=torch.channels_last)).flatten(1))
 
 
 def load_syncnet(path: str | Path) -> nn.Module:
@@ -167,12 +188,13 @@ def syncnet_embeddings(
     n_win = min_len - 5
     if n_win < 1:
         raise InputError(f"clip too short for SyncNet: {min_len} frames of audio+video at 25 fps, need at least 6")
-    # BGR, float 0..255: the reference reads its crops with cv2.imread and does not normalise.
-    vid = torch.from_numpy(np.ascontiguousarray(crops[:min_len, :, :, ::-1])).float()  # [T, H, W, 3]
+    # BGR, float 0..255: the reference reads its crops with cv2.imread and does not normalise. Windows are
+    # gathered in uint8 (a quarter of the memory traffic) and converted per batch.
+    vid = torch.from_numpy(np.ascontiguousarray(crops[:min_len, :, :, ::-1]))  # [T, H, W, 3] uint8
     im_feat, cc_feat = [], []
     for i in range(0, n_win, batch_size):
         j = min(n_win, i + batch_size)
-        im_feat.append(net.forward_lip(_windows(vid, i, j)))
+        im_feat.append(net.forward_lip(_windows(vid, i, j).float()))
         cc = torch.stack([mfcc[:, 4 * v : 4 * v + 20] for v in range(i, j)])[:, None]
         cc_feat.append(net.forward_aud(cc))
     return torch.cat(im_feat), torch.cat(cc_feat)

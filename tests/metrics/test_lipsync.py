@@ -97,6 +97,17 @@ def test_fast_network_equals_reference_network():
     torch.testing.assert_close(ours_aud, ref_aud)
 
 
+def test_fast_network_folds_batchnorm_and_pools_before_relu():
+    fast = FastSyncNet(random_syncnet(4))
+    for stack in (fast.lip, fast.cnnaud):
+        kinds = [type(m) for m in stack]
+        assert not any(issubclass(k, torch.nn.modules.batchnorm._BatchNorm) for k in kinds)
+        assert all(k in (torch.nn.Conv2d, torch.nn.MaxPool2d, torch.nn.ReLU) for k in kinds)
+        # every pool sits before the ReLU of its block (relu(max) == max(relu), on a 4x smaller map)
+        assert not any(a is torch.nn.ReLU and b is torch.nn.MaxPool2d for a, b in zip(kinds, kinds[1:]))
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in fast.cnnaud) == 2  # the 1x1 identity pool is dropped
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """SyncNet forwards dominate this file; one thread is faster than two on a shared 2-core machine."""
