@@ -194,3 +194,47 @@ def perturb_video(src: str | Path, dst: str | Path, name: str, level: int, seed:
         raise
     writer.close()
     return Path(dst)
+
+
+def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, fps: float | None = None,
+                    crf: int = BASE_CRF) -> Path:
+    """Re-encode ``src`` to ``dst`` (atomically) like forgebench's generated clips, with its audio and tags.
+
+    ``size``: centre-crop to a square and resize to ``size`` x ``size`` (area filter when
+    shrinking); ``fps``: nearest-frame resampling (frames dropped or repeated, duration kept).
+    One x264 thread, ``veryfast``, as the generator writes in a corpus.
+    """
+    from forgebench.media.audio import load_audio
+
+    info = probe_video(src)
+    audio = load_audio(src, 16000) if info.has_audio else None
+    tags = {k: v for k, v in read_metadata(src).items() if k not in _DROP_TAGS}
+    tags["forgebench_normalize"] = f"size={size}:fps={fps}:crf={crf}"
+    out_fps = float(fps or info.fps)
+    writer = None
+    written = 0  # output frame k shows source frame round(k * in_fps / out_fps)
+    try:
+        for i, frame in enumerate(iter_frames(src)):
+            if size:
+                h, w = frame.shape[:2]
+                side = min(h, w)
+                frame = frame[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+                interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+                frame = cv2.resize(frame, (size, size), interpolation=interp)
+            if writer is None:
+                h, w = frame.shape[:2]
+                even = (w - w % 2, h - h % 2)  # yuv420p needs even sides
+                writer = VideoWriter(dst, out_fps, even[0], even[1], audio=audio, audio_rate=16000, metadata=tags,
+                                     crf=crf, preset="veryfast", threads=1)
+            frame = np.ascontiguousarray(frame[: even[1], : even[0]])
+            while np.floor(written * info.fps / out_fps + 0.5) <= i:
+                writer.write(frame)
+                written += 1
+    except BaseException as exc:
+        if writer is not None:
+            writer.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if writer is None:
+        raise InputError(f"{src} has no video frames")
+    writer.close()
+    return Path(dst)

@@ -124,6 +124,26 @@ def dataset_rows(clips: list[SourceClip]) -> list[dict]:
     return rows
 
 
+def normalized(spec: Spec, rows: list[dict]) -> list[dict]:
+    """File rows -> rows that re-encode each file into the corpus (``spec.normalize``), else unchanged.
+
+    The new clip is content-addressed by the source row and the settings; it keeps the
+    source's label, identity and dataset columns.
+    """
+    if spec.normalize is None:
+        return rows
+    settings = spec.normalize.model_dump(mode="json")
+    out = []
+    for r in rows:
+        if r["kind"] != "file":
+            out.append(r)  # generated here: already encoded as the generator writes
+            continue
+        cid = content_id({"normalize": r["clip_id"], **settings})
+        out.append({**r, "clip_id": cid, "path": clip_rel_path(cid), "kind": "normalize",
+                    "task": {"src": r["path"], **settings}})
+    return out
+
+
 def perturbation_rows(spec: Spec, base: list[dict]) -> list[dict]:
     rows = []
     for parent in base:
@@ -208,7 +228,7 @@ def _cut(keys: list[str], fr, rng: np.random.Generator) -> dict[str, str]:
 
 def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip]) -> list[dict]:
     """All rows of the corpus, base rows first, perturbed rows after, each group sorted by clip id."""
-    base = generator_rows(spec, idents, audios) + dataset_rows(clips)
+    base = normalized(spec, generator_rows(spec, idents, audios) + dataset_rows(clips))
     seen: dict[str, dict] = {}
     for r in base:
         if r["clip_id"] in seen:

@@ -217,6 +217,18 @@ class RealSource(Strict):
         return v
 
 
+class Normalize(Strict):
+    """Re-encode every clip taken from files (real datasets, folders of fakes) like forgebench's own clips.
+
+    Without it those clips keep their own codec, size and frame rate, which a detector
+    can learn instead of the manipulation (see docs/detectors.md, shortcuts).
+    """
+
+    size: int | None = Field(None, ge=64, description="square side: centre crop, then resize; none keeps the size")
+    fps: float | None = Field(None, ge=1.0, le=120.0, description="nearest-frame resampling; none keeps the rate")
+    crf: int = Field(18, ge=0, le=51, description="H.264 CRF (forgebench's generator writes 18)")
+
+
 class Splits(Strict):
     train: float = Field(0.7, ge=0.0, le=1.0)
     val: float = Field(0.15, ge=0.0, le=1.0)
@@ -244,6 +256,7 @@ class Spec(Strict):
     pairing: Literal["cycle", "all"] = "cycle"
     perturbations: list[PerturbationSpec] = []
     real: list[RealSource] = []
+    normalize: Normalize | None = None
     splits: Splits = Splits()
     metrics: list[str] = []
     detectors: list[str] = []

@@ -169,6 +169,16 @@ def _perturb(row: dict, run_dir: Path, out: Path) -> None:
     perturb_video(resolve(task["parent_path"], run_dir), out, task["name"], task["level"], task["seed"])
 
 
+def _normalize(row: dict, run_dir: Path, out: Path) -> None:
+    from forgebench.benchmarks.perturb import normalize_video
+
+    task = row["task"]
+    src = resolve(task["src"], run_dir)
+    if not src.is_file():
+        raise InputError(f"{src} does not exist")
+    normalize_video(src, out, task["size"], task["fps"], task["crf"])
+
+
 def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: bool = False) -> dict:
     """Execute one planned row; never raises for a bad input (status "failed"), only for a full disk.
 
@@ -192,6 +202,8 @@ def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: boo
                 _command(row, run, video, allow_commands)
             elif row["kind"] == "perturb":
                 _perturb(row, run, video)
+            elif row["kind"] == "normalize":
+                _normalize(row, run, video)
             else:
                 raise ValueError(f"unknown row kind {row['kind']!r}")
         elif not video.is_file():

@@ -221,3 +221,33 @@ def test_pin_to_one_core_limits_every_library():
             "or [1]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["1", "1", "1"]
+
+
+def test_normalize_reencodes_file_clips_deterministically(tmp_path, video_factory):
+    """``normalize:`` turns every file row into a corpus clip at the generator's size, rate and CRF."""
+    from forgebench.media.video import probe_video
+
+    data = tmp_path / "data"
+    for i, side in enumerate([72, 96, 80]):
+        video_factory(data / "real" / f"p{i}.mp4", seed=i, frames=10, size=side, audio=True)
+    spec_file = tmp_path / "norm.yaml"
+    spec_file.write_text(
+        "include: tiny\nname: norm\ngenerators: []\nperturbations: [{name: jpeg, levels: [1]}]\n"
+        "real: [{adapter: generic, path: data}]\nnormalize: {size: 64, fps: 25, crf: 23}\n"
+        "splits: {train: 0.34, val: 0.33, test: 0.33}\n")
+    spec = load_spec(spec_file)
+    build_corpus(spec, tmp_path / "a", progress=False)
+    m = read_manifest(tmp_path / "a")
+    assert len(m) == 6 and (m["status"] == "ok").all() and set(m["label"]) == {"real"}
+    for row in m.itertuples():
+        assert row.path.startswith("clips/")  # inside the run folder, content-addressed
+        info = probe_video(tmp_path / "a" / row.path)
+        assert (info.width, info.height) == (64, 64) and info.has_audio
+    build_corpus(spec, tmp_path / "b", progress=False)
+    pd.testing.assert_frame_equal(m, read_manifest(tmp_path / "b"))
+    assert file_hashes(tmp_path / "a") == file_hashes(tmp_path / "b")
+    with pytest.raises(Exception, match="normalize"):
+        load_spec_text = spec_file.read_text().replace("crf: 23", "crf: 99")
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(load_spec_text)
+        load_spec(bad)

@@ -58,3 +58,20 @@ def test_perturb_video_deterministic_and_h264_crf(tmp_path, video_factory):
     assert clip.metadata["forgebench_perturbation"] == "jpeg+h264:5:7"
     assert not np.array_equal(clip.frames, read_video(src).frames)
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_normalize_video_crops_resizes_and_resamples(tmp_path, video_factory):
+    from forgebench.benchmarks.perturb import normalize_video
+    from forgebench.media.video import probe_video, read_video
+
+    src = video_factory(tmp_path / "src.mp4", seed=3, frames=20, size=96, audio=True)  # 25 fps, 0.8 s
+    out = normalize_video(src, tmp_path / "n.mp4", size=64, fps=12.5, crf=23)
+    info = probe_video(out)
+    assert (info.width, info.height) == (64, 64) and info.has_audio
+    assert abs(info.fps - 12.5) < 1e-6
+    frames = read_video(out)
+    frames = getattr(frames, "frames", frames)
+    assert len(frames) == 10  # every second frame of 20: the duration is kept
+    same = normalize_video(src, tmp_path / "same.mp4", size=None, fps=None, crf=23)
+    assert probe_video(same).width == 96 and len(getattr(read_video(same), "frames", read_video(same))) == 20
+    assert not list(tmp_path.glob("*.partial*"))
