@@ -21,7 +21,7 @@ extra generation loss, which is why ``h264`` level tables start at CRF 30.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -163,73 +163,33 @@ def perturb_frames(frames: Sequence[np.ndarray] | np.ndarray, name: str, level: 
     return out
 
 
-def perturb_video(src: str | Path, dst: str | Path, name: str, level: int, seed: int) -> Path:
-    """Decode ``src``, perturb every frame, re-encode to ``dst`` (atomically) with the source's audio and tags."""
-    from forgebench.media.audio import load_audio
-
-    chain = parse_chain(name)
-    for p in chain:
-        p.param(level)
-    crf = next((int(p.param(level)) for p in reversed(chain) if p.crf_from_level), BASE_CRF)
-    info = probe_video(src)
-    audio = load_audio(src, 16000) if info.has_audio else None
-    tags = {k: v for k, v in read_metadata(src).items() if k not in _DROP_TAGS}
-    tags["forgebench_perturbation"] = f"{name}:{level}:{seed}"
-    rng = np.random.default_rng(seed)
-    writer = None
-    try:
-        for frame in iter_frames(src):
-            if writer is None:
-                h, w = frame.shape[:2]
-                size = (w - w % 2, h - h % 2)  # yuv420p needs even sides
-                writer = VideoWriter(dst, info.fps, size[0], size[1], audio=audio, audio_rate=16000, metadata=tags,
-                                     crf=crf, preset="veryfast", threads=1)
-            frame = frame[: size[1], : size[0]]
-            for p in chain:
-                frame = p.apply(frame, level, rng)
-            writer.write(np.ascontiguousarray(frame))
-    except BaseException as exc:
-        if writer is not None:
-            writer.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    writer.close()
-    return Path(dst)
+def _even(frame: np.ndarray) -> np.ndarray:
+    """Crop to even sides (yuv420p needs them)."""
+    h, w = frame.shape[:2]
+    return frame[: h - h % 2, : w - w % 2]
 
 
-def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, fps: float | None = None,
-                    crf: int = BASE_CRF) -> Path:
-    """Re-encode ``src`` to ``dst`` (atomically) like forgebench's generated clips, with its audio and tags.
+def _reencode(src: str | Path, dst: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int,
+              tag: tuple[str, str]) -> Path:
+    """Write ``frames`` (made from ``src``) to ``dst`` atomically, with ``src``'s audio and tags plus ``tag``.
 
-    ``size``: centre-crop to a square and resize to ``size`` x ``size`` (area filter when
-    shrinking); ``fps``: nearest-frame resampling (frames dropped or repeated, duration kept).
-    One x264 thread, ``veryfast``, as the generator writes in a corpus.
+    H.264 ``veryfast`` with one x264 thread, as the generator writes in a corpus, so the
+    bytes do not depend on the machine.
     """
     from forgebench.media.audio import load_audio
 
-    info = probe_video(src)
-    audio = load_audio(src, 16000) if info.has_audio else None
+    audio = load_audio(src, 16000) if probe_video(src).has_audio else None
     tags = {k: v for k, v in read_metadata(src).items() if k not in _DROP_TAGS}
-    tags["forgebench_normalize"] = f"size={size}:fps={fps}:crf={crf}"
-    out_fps = float(fps or info.fps)
+    tags[tag[0]] = tag[1]
     writer = None
-    written = 0  # output frame k shows source frame round(k * in_fps / out_fps)
     try:
-        for i, frame in enumerate(iter_frames(src)):
-            if size:
-                h, w = frame.shape[:2]
-                side = min(h, w)
-                frame = frame[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-                interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-                frame = cv2.resize(frame, (size, size), interpolation=interp)
+        for frame in frames:
+            frame = _even(frame)
             if writer is None:
                 h, w = frame.shape[:2]
-                even = (w - w % 2, h - h % 2)  # yuv420p needs even sides
-                writer = VideoWriter(dst, out_fps, even[0], even[1], audio=audio, audio_rate=16000, metadata=tags,
-                                     crf=crf, preset="veryfast", threads=1)
-            frame = np.ascontiguousarray(frame[: even[1], : even[0]])
-            while np.floor(written * info.fps / out_fps + 0.5) <= i:
-                writer.write(frame)
-                written += 1
+                writer = VideoWriter(dst, fps, w, h, audio=audio, audio_rate=16000, metadata=tags, crf=crf,
+                                     preset="veryfast", threads=1)
+            writer.write(np.ascontiguousarray(frame))
     except BaseException as exc:
         if writer is not None:
             writer.__exit__(type(exc), exc, exc.__traceback__)
@@ -238,3 +198,48 @@ def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, f
         raise InputError(f"{src} has no video frames")
     writer.close()
     return Path(dst)
+
+
+def perturb_video(src: str | Path, dst: str | Path, name: str, level: int, seed: int) -> Path:
+    """Decode ``src``, perturb every frame, re-encode to ``dst`` (atomically) with the source's audio and tags."""
+    chain = parse_chain(name)
+    for p in chain:
+        p.param(level)
+    crf = next((int(p.param(level)) for p in reversed(chain) if p.crf_from_level), BASE_CRF)
+    rng = np.random.default_rng(seed)
+
+    def perturbed():
+        for frame in iter_frames(src):
+            frame = _even(frame)  # before the chain: noise is drawn for the frame that is written
+            for p in chain:
+                frame = p.apply(frame, level, rng)
+            yield frame
+
+    return _reencode(src, dst, perturbed(), probe_video(src).fps, crf,
+                     ("forgebench_perturbation", f"{name}:{level}:{seed}"))
+
+
+def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, fps: float | None = None,
+                    crf: int = BASE_CRF) -> Path:
+    """Re-encode ``src`` to ``dst`` (atomically) like forgebench's generated clips, with its audio and tags.
+
+    ``size``: centre-crop to a square and resize to ``size`` x ``size`` (area filter when
+    shrinking); ``fps``: nearest-frame resampling (frames dropped or repeated, duration kept).
+    """
+    in_fps = probe_video(src).fps
+    out_fps = float(fps or in_fps)
+
+    def normalized():
+        written = 0  # output frame k shows source frame round(k * in_fps / out_fps)
+        for i, frame in enumerate(iter_frames(src)):
+            if size:
+                h, w = frame.shape[:2]
+                side = min(h, w)
+                top, left = (h - side) // 2, (w - side) // 2
+                interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+                frame = cv2.resize(frame[top:top + side, left:left + side], (size, size), interpolation=interp)
+            while np.floor(written * in_fps / out_fps + 0.5) <= i:
+                yield frame
+                written += 1
+
+    return _reencode(src, dst, normalized(), out_fps, crf, ("forgebench_normalize", f"size={size}:fps={fps}:crf={crf}"))

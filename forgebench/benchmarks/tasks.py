@@ -28,6 +28,7 @@ from forgebench.paths import sha256_file
 
 _PIPELINES: dict[str, object] = {}
 _LOCK = threading.Lock()
+_PINNED = False  # this process's libraries are limited to one thread
 
 
 def sidecar_path(run_dir: Path, clip_id: str) -> Path:
@@ -87,9 +88,6 @@ def pin_to_one_core() -> None:
     torch.set_num_threads(1)
     threadpool_limits(1)
     _PINNED = True
-
-
-_PINNED = False
 
 
 def _pipeline(task: dict, one_core: bool = False):
