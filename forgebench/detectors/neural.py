@@ -42,7 +42,7 @@ class TorchFrameDetector(FeatureDetector):
     """Base of the CNN detectors: subclasses implement :meth:`build_model`."""
 
     frame_based = True
-    version: ClassVar[int] = 2  # 2: crops aligned from the unrefined 468-point mesh
+    version: ClassVar[int] = 3  # 2: crops aligned from the plain 468-point mesh; 3: tracked by LiteRT
     param_defaults: ClassVar[dict[str, Any]] = dict(TRAIN_PARAMS)
 
     def _validate(self) -> None:

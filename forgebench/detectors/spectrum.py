@@ -40,7 +40,7 @@ class SpectrumDetector(LogisticDetector):
     """Frame-level spectral detector; params: ``n_bins`` radius bins (default 32)."""
 
     frame_based = True
-    version: ClassVar[int] = 2  # 2: crops aligned from the unrefined 468-point mesh
+    version: ClassVar[int] = 3  # 2: crops aligned from the plain 468-point mesh; 3: tracked by LiteRT
     param_defaults: ClassVar[dict[str, Any]] = {**CROP_PARAMS, "seed": 0, "n_bins": 32}
 
     def _validate(self) -> None:

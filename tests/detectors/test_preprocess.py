@@ -117,3 +117,18 @@ def test_dynamics_refuses_the_unrefined_mesh():
 
     with pytest.raises(InputError, match="refine_landmarks=True"):
         detector_registry.get("dynamics")(refine_landmarks=False)
+
+
+def test_the_tracker_follows_the_mesh_and_is_part_of_the_key(corpus):
+    from forgebench.media.face_mesh import FaceMeshTracker
+    from forgebench.media.face_mesh_lite import LiteFaceMeshTracker
+
+    plain = pp.PreprocessConfig(crop_size=32, n_frames=2, max_frames=6, refine_landmarks=False)
+    refined = pp.PreprocessConfig(crop_size=32, n_frames=2, max_frames=6)
+    assert plain.as_dict()["tracker"] == "litert-468" and refined.as_dict()["tracker"] == "mediapipe-graph-478"
+    with plain.open_tracker() as a, refined.open_tracker() as b:
+        assert isinstance(a, LiteFaceMeshTracker) and isinstance(b, FaceMeshTracker) and b.refine_landmarks
+    # the crop detectors save which tracker made their inputs
+    from forgebench.detectors.base import detector_registry
+
+    assert detector_registry.get("meso4")().preprocessing_config()["tracker"] == "litert-468"
