@@ -1,6 +1,7 @@
 """Train each baseline on the det8 corpus (both motion models), evaluate val/test incl. robustness, then the
 cross-generator matrix (train on one motion model; test on the other and on known fakes of other generators).
-One JSON line per detector to stdout; tables under scratch/det8/runs/<name>/. Usage: measure.py NAME..."""
+One JSON line per detector to stdout; tables under scratch/det8/runs/<name>/.
+Usage: measure.py [--xgen-only] NAME...   (--xgen-only: the cross-generator matrix alone)"""
 import json, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -9,7 +10,9 @@ from forgebench.benchmarks.manifest import read_manifest
 from forgebench.detectors.evaluation import evaluate_predictions, score_rows
 from forgebench.detectors.training import predict_manifest, train_detector
 from forgebench.results import results_frame
-M = Path("scratch/det8/corpus/manifest_full.parquet"); OUT = Path("scratch/det8/runs"); CACHE = Path("scratch/det8/cache")
+import os
+M = Path("scratch/det8/corpus/manifest_full.parquet"); CACHE = Path("scratch/det8/cache")
+OUT = Path(os.environ.get("DET8_OUT", "scratch/det8/runs"))  # e.g. runs_v3 for a re-run beside the old tables
 CROP = {"crop_size": 128, "n_frames": 8, "max_frames": 75}
 LMK = {"max_frames": 75}
 EXTRA = {"meso4": {"epochs": 15, "patience": 4}, "mesoinception4": {"epochs": 15, "patience": 4},
@@ -17,8 +20,7 @@ EXTRA = {"meso4": {"epochs": 15, "patience": 4}, "mesoinception4": {"epochs": 15
 df = read_manifest(M)
 corpus = df[df.dataset != "shared-data-known-fakes"]
 MOTION = ["procedural-256", "diffusion-256"]
-for name in sys.argv[1:]:
-    params = {} if name == "provenance" else {**(LMK if name in ("avsync", "dynamics") else CROP), **EXTRA.get(name, {})}
+def main_table(name, params):
     c0 = time.process_time()
     det, info = train_detector(name, M, OUT / name / "all", params=params, cache_dir=CACHE)
     train_cpu = time.process_time() - c0
@@ -36,6 +38,11 @@ for name in sys.argv[1:]:
             "threshold": round(float(det.threshold_), 3), "skipped": len(skipped) + len(info["skipped"]),
             "auc": {c: [round(v, 3), round(lo, 3), round(hi, 3), int(n)] for c, v, lo, hi, n in
                     zip(r.condition, r.value, r.ci_low, r.ci_high, r.n)}}
+    return line
+
+
+def cross_generator(name, params):
+    line = {}
     # cross-generator: train on one motion model's fakes (+ all real train/val clips), test clean test clips
     xrows = []
     if name != "provenance":  # provenance is not trained: its score is the watermark check, the same for any G
@@ -53,5 +60,14 @@ for name in sys.argv[1:]:
         xa = xres[xres.metric == "auc"]
         line["xgen_auc"] = {c: [round(v, 3), round(lo, 3), round(hi, 3), int(n)] for c, v, lo, hi, n in
                             zip(xa.condition, xa.value, xa.ci_low, xa.ci_high, xa.n)}
-    line["total_s"] = round(time.perf_counter() - t0 + info["seconds"], 1)
+    return line
+
+
+XGEN_ONLY = "--xgen-only" in sys.argv
+for name in [a for a in sys.argv[1:] if a != "--xgen-only"]:
+    params = {} if name == "provenance" else {**(LMK if name in ("avsync", "dynamics") else CROP), **EXTRA.get(name, {})}
+    t0 = time.perf_counter()
+    line = {"detector": name} if XGEN_ONLY else main_table(name, params)
+    line.update(cross_generator(name, params))
+    line["total_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(line), flush=True)
