@@ -133,6 +133,8 @@ class LiteFaceMeshTracker:
     def __init__(self, min_confidence: float = 0.5, threads: int = 1) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
+        if threads < 1:
+            raise InputError(f"threads must be at least 1, got {threads}")
         self.min_confidence = min_confidence
         self._net = Interpreter(model_path=str(landmark_model_path()), num_threads=threads)
         self._net.allocate_tensors()

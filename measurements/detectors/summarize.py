@@ -1,11 +1,12 @@
-"""scratch/det8/tables.md from scratch/det8/runs/*/{metrics,cross_generator}.csv and measure.log."""
-import json
+"""scratch/det8/tables.md from scratch/det8/runs/*/{metrics,cross_generator}.csv and measure.log.
+DET8_RUNS and DET8_LOG choose another runs folder and log (e.g. one that mixes re-runs with earlier runs)."""
+import json, os
 from pathlib import Path
 import pandas as pd
-R = Path("scratch/det8/runs"); NAMES = ["spectrum", "meso4", "mesoinception4", "xception", "efficientnet_b0", "avsync",
+R = Path(os.environ.get("DET8_RUNS", "scratch/det8/runs")); NAMES = ["spectrum", "meso4", "mesoinception4", "xception", "efficientnet_b0", "avsync",
                                          "dynamics", "provenance"]
 log = {}
-for line in Path("scratch/det8/measure.log").read_text().splitlines():
+for line in Path(os.environ.get("DET8_LOG", "scratch/det8/measure.log")).read_text().splitlines():
     if line.startswith("{"):
         d = json.loads(line); log[d["detector"]] = d
 f = lambda r: f"{r.value:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]" if r.status == "ok" else "n/a"
@@ -17,10 +18,10 @@ out = ["# Detector measurements (issue 8), det8 corpus", "",
        "val 3/12, test 10/18 (3 identities). Preprocessing: first 75 frames, 8 crops of 128 px (crop detectors).",
        "Command: `python measurements/detectors/measure.py NAME...` (torch.set_num_threads(1)); 95% intervals: 1000 bootstrap",
        "resamples of identities (only 3 test identities: the intervals are coarse). Machine: 2 shared cores, load",
-       "average 4-6 during the run. Training: meso4/mesoinception4 15 epochs (patience 4), xception/efficientnet_b0",
+       os.environ.get("DET8_LOAD", "average 4-6 during the run.") + " Training: meso4/mesoinception4 15 epochs (patience 4), xception/efficientnet_b0",
        "4 epochs (patience 2), from random init; batch 32, lr defaults. Train time of spectrum and avsync includes the",
        "preprocessing of the 40 train/val clips (first detector of each preprocessing config); the others read the cache.",
-       "xception: the cross-generator part was stopped for time (main table and robustness only).", "",
+       os.environ.get("DET8_NOTE", ""), "",
        "## Clean test split, both motion models", "",
        "| detector | test AUC [95% CI] | n | EER | AP | acc@val thr | ECE | frame AUC | train wall s | train CPU s |",
        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -63,5 +64,5 @@ for n in NAMES:
     for g in ("procedural-256", "diffusion-256"):
         out.append(f"| {n} | {g} | " + " | ".join(f(a.loc[f'train={g}|test={h}']) if f"train={g}|test={h}" in a.index else "n/a"
                                                  for h in ("procedural-256", "diffusion-256", "sadtalker", "emo")) + " |")
-Path("scratch/det8/tables.md").write_text("\n".join(out) + "\n")
+Path(os.environ.get("DET8_TABLES", "scratch/det8/tables.md")).write_text("\n".join(out) + "\n")
 print("\n".join(out))

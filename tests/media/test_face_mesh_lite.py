@@ -152,3 +152,10 @@ def test_loses_the_face_on_a_blank_frame_then_reacquires():
     assert got[0] is not None and got[1] is not None
     assert got[2] is None  # presence score below threshold: no face on that frame
     assert got[3] is not None and got[4] is not None  # acquired again by detection
+
+
+def test_refuses_zero_threads():
+    from forgebench.errors import InputError
+
+    with pytest.raises(InputError, match="threads must be at least 1"):
+        LiteFaceMeshTracker(threads=0)
