@@ -150,7 +150,9 @@ def bootstrap_interval(labels: np.ndarray, scores: np.ndarray, metric: Callable[
 
     Each resample draws clips (or whole groups) with replacement and recomputes the metric;
     resamples where the metric is undefined (one class only) are redrawn as skipped. Returns
-    (nan, nan) when fewer than half of the resamples are usable.
+    (nan, nan) when fewer than half of the resamples are usable, or when there is only one unit to
+    resample (one identity): every resample would be that unit, a zero-width interval that claims
+    a certainty one identity cannot give.
     """
     y = np.asarray(labels)
     s = np.asarray(scores, np.float64)
@@ -160,6 +162,8 @@ def bootstrap_interval(labels: np.ndarray, scores: np.ndarray, metric: Callable[
     else:
         g = pd.factorize(np.asarray(groups))[0]
         units = [np.flatnonzero(g == k) for k in range(g.max() + 1)]
+    if len(units) < 2:
+        return float("nan"), float("nan")
     values = []
     for _ in range(n_boot):
         pick = rng.integers(0, len(units), len(units))

@@ -36,7 +36,9 @@ def bootstrap_ci(
         seed: the resampling RNG seed (results are reproducible).
         groups: optional group label per value [N]; resamples groups, keeping each group's values together.
 
-    Returns ``(nan, nan)`` for no values, ``(v, v)`` for a single one.
+    Returns ``(nan, nan)`` with fewer than two resampling units (values, or groups when given): a
+    single clip or a single identity has no spread to resample, and a zero-width interval would
+    claim a certainty that one sample cannot give.
     """
     x = np.asarray(values, np.float64)
     g = None if groups is None else np.asarray(groups)
@@ -44,11 +46,8 @@ def bootstrap_ci(
         raise ValueError(f"groups has {g.shape[0]} labels for {x.shape[0]} values")
     keep = np.isfinite(x)
     x = x[keep]
-    if x.size == 0:
+    if x.size < 2 or (g is not None and len(np.unique(g[keep])) < 2):
         return float("nan"), float("nan")
-    if x.size == 1:
-        v = float(stat(x))
-        return v, v
     rng = np.random.default_rng(seed)
     if g is None:
         idx = rng.integers(0, x.size, size=(n_boot, x.size))

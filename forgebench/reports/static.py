@@ -13,7 +13,7 @@ STYLE_CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; color: var(--fg); background: var(--bg);
        font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
+main { max-width: 1240px; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
 header.fb { border-bottom: 1px solid var(--line); padding: .75rem 1.25rem; }
 header.fb a { color: var(--accent); text-decoration: none; font-weight: 600; }
 h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
@@ -22,7 +22,7 @@ h3 { font-size: 1.05rem; margin: 1.25rem 0 .5rem; }
 a { color: var(--accent); }
 table { border-collapse: collapse; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: .25rem 0; }
-th, td { padding: .3rem .7rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 thead th { border-bottom: 2px solid var(--fg); cursor: pointer; user-select: none; white-space: normal;
            vertical-align: bottom; max-width: 14rem; overflow-wrap: anywhere; }

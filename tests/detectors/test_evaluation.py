@@ -92,6 +92,14 @@ def test_grouped_bootstrap_is_wider_for_correlated_clips():
     assert hi_g - lo_g > 1.5 * (hi_c - lo_c)
 
 
+def test_one_identity_has_no_interval():
+    """Resampling a single identity always returns it: no interval rather than a zero-width one."""
+    y, s = sample(40, 5)
+    assert all(np.isnan(ev.bootstrap_interval(y, s, ev.roc_auc, n_boot=100, groups=np.zeros(40))))
+    lo, hi = ev.bootstrap_interval(y, s, ev.roc_auc, n_boot=100, groups=np.arange(40) % 2)
+    assert np.isfinite(lo) and np.isfinite(hi)
+
+
 def test_choose_threshold_maximises_balanced_accuracy():
     y, s = sample(60, 3)
     t = ev.choose_threshold(y, s)

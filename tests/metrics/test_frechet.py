@@ -89,7 +89,8 @@ def test_bootstrap_ci_properties():
     assert lo < x.mean() < hi
     assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)  # normal-theory width
     assert bootstrap_ci(x, seed=1) != (lo, hi) and bootstrap_ci(x) == (lo, hi)
-    assert bootstrap_ci([np.nan, 2.0]) == (2.0, 2.0)
+    assert all(np.isnan(bootstrap_ci([np.nan, 2.0])))  # one value left: nothing to resample
+    assert all(np.isnan(bootstrap_ci([1.0, 2.0, 3.0], groups=["a", "a", "a"])))  # one group: likewise
     assert all(np.isnan(bootstrap_ci([])))
 
 
