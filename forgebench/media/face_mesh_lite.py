@@ -131,8 +131,11 @@ class LiteFaceMeshTracker:
     refine_landmarks = False
 
     def __init__(self, min_confidence: float = 0.5, threads: int = 1) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise InputError("the crop detectors' face tracker needs ai-edge-litert, which is not installed: "
+                             "pip install ai-edge-litert==2.3.0 (no wheel exists for Intel Macs)") from None
         if threads < 1:
             raise InputError(f"threads must be at least 1, got {threads}")
         self.min_confidence = min_confidence

@@ -159,3 +159,13 @@ def test_refuses_zero_threads():
 
     with pytest.raises(InputError, match="threads must be at least 1"):
         LiteFaceMeshTracker(threads=0)
+
+
+def test_a_missing_runtime_is_one_line(monkeypatch):
+    import sys
+
+    from forgebench.errors import InputError
+
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)  # import now raises ImportError
+    with pytest.raises(InputError, match="needs ai-edge-litert"):
+        LiteFaceMeshTracker()
