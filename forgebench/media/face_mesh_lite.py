@@ -1,6 +1,6 @@
 """MediaPipe's plain face-landmark network, tracked frame to frame without the MediaPipe graph.
 
-Why: in video mode the legacy MediaPipe graph costs about 5 ms per 512x512 frame here, while the
+Why: in video mode the legacy MediaPipe graph costs 5.5-6.7 ms per 512x512 frame here, while the
 landmark network inside it runs in under 2 ms; the rest is the graph's scheduling, image and
 tensor conversions and protobuf output. This tracker runs the same network
 (``modules/face_landmark/face_landmark.tflite`` from the mediapipe wheel) with Google's LiteRT
