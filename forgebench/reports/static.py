@@ -33,6 +33,7 @@ tbody tr:nth-child(even) { background: var(--zebra); }
 td.na { color: var(--muted); }
 .ci { color: var(--muted); font-size: .9em; }
 ol.fb-notes { color: var(--muted); font-size: .85em; margin-top: -.5rem; }
+p.fb-remark { color: var(--muted); font-size: .85em; margin-top: -.5rem; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.meta dt { color: var(--muted); }
 dl.meta dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: .9em;

@@ -133,6 +133,19 @@ def split_groups(df: pd.DataFrame, keys: tuple[str, ...] = GROUP_KEYS) -> list[t
 
 # --- cell text -------------------------------------------------------------------------------------------------
 
+# Said under a table where some value has no interval, so that a bare number is not read as exact.
+NO_INTERVAL = ("a value without an interval had fewer than two identities (or clips) to resample, "
+               "or too few resamples with both classes")
+
+
+def _remarks(t: PivotTable, interval: str) -> list[str]:
+    """Unnumbered lines under a table (after the footnotes)."""
+    if interval == "none":
+        return []
+    bare = any(c.ok and not c.has_interval for c in t.cells.values())
+    return [NO_INTERVAL] if bare else []
+
+
 def _num(x: float, digits: int) -> str:
     return f"{x:.{digits}f}"
 
@@ -182,6 +195,8 @@ def to_markdown(t: PivotTable, digits: int = 3, interval: str = "pm") -> str:
         out = f"**{_md_escape(t.title)}**\n\n" + out
     if t.notes:
         out += "\n\n" + "\n".join(f"[^{i}]: {_md_escape(n)}" for i, n in enumerate(t.notes, 1))
+    for remark in _remarks(t, interval):
+        out += f"\n\n_{_md_escape(remark)}_"
     return out
 
 
@@ -233,6 +248,8 @@ def to_latex(t: PivotTable, digits: int = 3, interval: str = "pm", caption: str 
     if t.notes:
         notes = "; ".join(f"$^{{{i}}}$ {latex_escape(n)}" for i, n in enumerate(t.notes, 1))
         lines.append(f"\\par\\smallskip{{\\footnotesize {notes}}}")
+    for remark in _remarks(t, interval):
+        lines.append(f"\\par{{\\footnotesize {latex_escape(remark)}}}")
     lines.append(r"\end{table}")
     return "\n".join(lines)
 
@@ -294,6 +311,7 @@ def to_html(t: PivotTable, digits: int = 3, interval: str = "pm", table_id: str 
     out.append("</tbody></table>")
     if t.notes:
         out.append('<ol class="fb-notes">' + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ol>")
+    out += [f'<p class="fb-remark">{e(r)}</p>' for r in _remarks(t, interval)]
     return "\n".join(out)
 
 

@@ -86,6 +86,19 @@ def test_unavailable_is_na_with_a_footnote_and_intervals_as_brackets():
     assert "n/a$^{1}$" in tex and re.search(r"\$0\.\d{3}\\ \[0\.\d{3}, 0\.\d{3}\]\$", tex)
 
 
+def test_a_value_without_an_interval_is_said_under_the_table():
+    t = tb.pivot(_frame())
+    assert tb.NO_INTERVAL not in tb.to_markdown(t) + tb.to_html(t) + tb.to_latex(t)  # every value has one
+    rows = [dict(subject="one_identity", metric="auc", value=0.75, n=4, higher_is_better=True),
+            dict(subject="many", metric="auc", value=0.8, ci_low=0.7, ci_high=0.9, n=40, higher_is_better=True)]
+    t = tb.pivot(results_frame(rows))
+    md, h, tex = tb.to_markdown(t), tb.to_html(t), tb.to_latex(t)
+    assert tb.NO_INTERVAL in md and f'<p class="fb-remark">{tb.NO_INTERVAL}</p>' in h
+    assert "fewer than two identities" in tex
+    assert "| one_identity | 0.750 |" in md  # the bare value, no ±
+    assert tb.NO_INTERVAL not in tb.to_markdown(t, interval="none")
+
+
 def test_latex_is_compile_shaped_and_escaped():
     tex = tb.to_latex(tb.pivot(_frame(), title="a_b & 50%"), label="tab:x")
     assert r"b\&c" in tex and r"x\%y" in tex and r"det\_a" in tex and r"a\_b \& 50\%" in tex
