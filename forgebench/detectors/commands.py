@@ -125,7 +125,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     verdict = "fake" if score >= det.threshold_ else "real"
     print(json.dumps({"file": args.video, "detector": det.registry_name, "score": round(score, 4),
                       "threshold": round(float(det.threshold_), 4), "verdict": verdict, "forensic": det.forensic}))
-    plot = Path(args.plot) if args.plot else Path(args.video).with_suffix(f".{det.registry_name}.png")
+    # Default in the working directory, not beside the video: datasets are often read-only or shared.
+    plot = Path(args.plot) if args.plot else Path(f"{Path(args.video).stem}.{det.registry_name}.png")
     write_frame_plot(frames, score, float(det.threshold_), det.registry_name, plot)
     print(f"per-frame plot: {plot}")
     return 0
@@ -202,7 +203,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Prints P(fake) as JSON and writes a PNG of per-frame scores.")
     p.add_argument("video", help="video file")
     p.add_argument("--detector", required=True, help="trained detector folder")
-    p.add_argument("--plot", default=None, help="PNG path (default: VIDEO.<detector>.png beside the video)")
+    p.add_argument("--plot", default=None, help="PNG path (default: VIDEO-NAME.<detector>.png in the current folder)")
     p.add_argument("--device", default=None, help="run a CNN detector on cpu or cuda (default: as trained)")
     p.add_argument("--cache-dir", default=None, help="preprocessing cache folder")
     p.set_defaults(func=_cmd_detect)

@@ -28,7 +28,7 @@ def cli(argv: list[str]) -> int:
 PARAMS = ["--param", "crop_size=64", "--param", "n_frames=2", "--param", "max_frames=30"]
 
 
-def test_train_eval_detect(corpus, cache_dir, tmp_path, capsys):
+def test_train_eval_detect(corpus, cache_dir, tmp_path, capsys, monkeypatch):
     # one clip of the test split is corrupt: it is skipped and reported, never scored
     df = read_manifest(corpus / "manifest.parquet")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
@@ -59,6 +59,14 @@ def test_train_eval_detect(corpus, cache_dir, tmp_path, capsys):
     assert cli(["detect", str(corpus / "test_fake_0.mp4"), "--detector", str(model), "--plot", str(plot),
                 "--cache-dir", str(cache_dir)]) == 0
     assert '"score"' in capsys.readouterr().out and plot.read_bytes()[:4] == b"\x89PNG"
+    # without --plot the PNG goes to the working folder, never beside the video (datasets may be read-only)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = set(corpus.iterdir())
+    video = str(corpus / "test_fake_0.mp4")
+    assert cli(["detect", video, "--detector", str(model), "--cache-dir", str(cache_dir)]) == 0
+    assert [p.name for p in work.iterdir()] == ["test_fake_0.spectrum.png"] and set(corpus.iterdir()) == before
 
 
 def test_one_class_manifest_is_refused(corpus, tmp_path):
