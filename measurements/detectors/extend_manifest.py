@@ -3,12 +3,11 @@ perturb_video as the builder) + known fakes of other generators from /work/share
 the corpus (face square -> 256x256, 25 fps, CRF 23, 4 s segments) as extra test rows."""
 import hashlib, sys
 from pathlib import Path
-import numpy as np, pandas as pd, cv2
-sys.path.insert(0, "scratch/det8")
+import pandas as pd
+sys.path.insert(0, str(Path(__file__).parent))
 from forgebench.benchmarks.manifest import read_manifest, write_manifest
 from forgebench.benchmarks.perturb import perturb_video
-from forgebench.media.video import read_video, write_video
-from make_sources import square_box  # noqa: E402  (runs nothing at import: guarded below)
+from make_sources import write_segments  # noqa: E402  (runs nothing at import: guarded)
 C = Path("scratch/det8/corpus"); D = Path("/work/shared/data"); EXT = Path("scratch/det8/src_ext")
 df = read_manifest(C / "manifest.parquet")
 sha = lambda p: hashlib.sha256(Path(p).read_bytes()).hexdigest()
@@ -26,20 +25,10 @@ for r in test.itertuples(index=False):
     print("perturbed", r.clip_id, flush=True)
 KNOWN = {"sadtalker": ["sadtalker_art_2__RD_Radio31_000.mp4", "sadtalker_camera_qRrq9DqY_0000__RD_Radio31_000.mp4",
                        "sadtalker_still_full_e.mp4"], "emo": ["vexpress_emo_talk_emotion_gt.mp4"]}
-S, FPS, SEC, CRF = 256, 25.0, 4.0, 23
 proto = test.iloc[0].to_dict()
 for gen, files in KNOWN.items():
     for v in files:
-        clip = read_video(D / v)
-        t = np.arange(0, len(clip.frames) / clip.fps, 1 / FPS)
-        idx = np.minimum((t * clip.fps + 1e-6).astype(int), len(clip.frames) - 1)
-        y, x, side = square_box(clip.frames[0])
-        frames = np.stack([cv2.resize(clip.frames[i][y:y+side, x:x+side], (S, S), interpolation=cv2.INTER_AREA) for i in idx])
-        per = int(SEC * FPS)
-        for j in range(len(frames) // per):
-            a = None if clip.audio is None else clip.audio[int(j * SEC * 16000):int((j + 1) * SEC * 16000)]
-            p = EXT / gen / f"{Path(v).stem[:28]}_{j}.mp4"; p.parent.mkdir(parents=True, exist_ok=True)
-            write_video(p, frames[j*per:(j+1)*per], FPS, audio=a, audio_rate=16000, crf=CRF, preset="veryfast")
+        for p in write_segments(D / v, EXT / gen, 28):
             rows.append({**proto, "clip_id": f"ext_{p.stem}", "label": "fake", "is_fake": 1, "source_id": f"ext:{Path(v).stem}",
                          "audio_id": "", "generator": gen, "seed": -1, "perturbation": "none", "level": 0, "split": "test",
                          "path": str(p.resolve()), "content_sha256": sha(p), "dataset": "shared-data-known-fakes",

@@ -21,20 +21,24 @@ def square_box(frame):
     side = int(min(m, 3.0 * (pts[:, 0].max() - pts[:, 0].min()))) if pts is not None else m
     y = int(np.clip(cy - side / 2, 0, h - side)); x = int(np.clip(cx - side / 2, 0, w - side))
     return y, x, side
-if __name__ != "__main__":
-    IDS = {}
-n = 0
-for ident, vids in IDS.items():
-    for v in vids:
-        clip = read_video(D / v)
-        t = np.arange(0, len(clip.frames) / clip.fps, 1 / FPS)  # resample to 25 fps by nearest earlier frame
-        idx = np.minimum((t * clip.fps + 1e-6).astype(int), len(clip.frames) - 1)
-        y, x, side = square_box(clip.frames[0])
-        frames = np.stack([cv2.resize(clip.frames[i][y:y+side, x:x+side], (S, S), interpolation=cv2.INTER_AREA) for i in idx])
-        per = int(SEC * FPS)
-        for j in range(len(frames) // per):
-            a = None if clip.audio is None else clip.audio[int(j * SEC * 16000):int((j + 1) * SEC * 16000)]
-            p = OUT / ident / f"{Path(v).stem[:24]}_{j}.mp4"; p.parent.mkdir(parents=True, exist_ok=True)
-            write_video(p, frames[j*per:(j+1)*per], FPS, audio=a, audio_rate=16000, crf=CRF, preset="veryfast")
-            n += 1; print(ident, p.name, flush=True)
-print("segments", n)
+def write_segments(video, out_dir, stem_len):
+    """``video`` as 4 s segments like the fakes (face square -> 256x256, 25 fps, CRF 23) in ``out_dir``; their paths."""
+    clip = read_video(video)
+    t = np.arange(0, len(clip.frames) / clip.fps, 1 / FPS)  # resample to 25 fps by nearest earlier frame
+    idx = np.minimum((t * clip.fps + 1e-6).astype(int), len(clip.frames) - 1)
+    y, x, side = square_box(clip.frames[0])
+    frames = np.stack([cv2.resize(clip.frames[i][y:y+side, x:x+side], (S, S), interpolation=cv2.INTER_AREA) for i in idx])
+    per, paths = int(SEC * FPS), []
+    for j in range(len(frames) // per):
+        a = None if clip.audio is None else clip.audio[int(j * SEC * 16000):int((j + 1) * SEC * 16000)]
+        p = Path(out_dir) / f"{Path(video).stem[:stem_len]}_{j}.mp4"; p.parent.mkdir(parents=True, exist_ok=True)
+        write_video(p, frames[j*per:(j+1)*per], FPS, audio=a, audio_rate=16000, crf=CRF, preset="veryfast")
+        paths.append(p)
+    return paths
+if __name__ == "__main__":
+    n = 0
+    for ident, vids in IDS.items():
+        for v in vids:
+            for p in write_segments(D / v, OUT / ident, 24):
+                n += 1; print(ident, p.name, flush=True)
+    print("segments", n)
