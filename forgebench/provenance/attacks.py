@@ -15,6 +15,8 @@ import av
 import cv2
 import numpy as np
 
+from forgebench.media.video import x264_cpu_options
+
 Attack = Callable[[np.ndarray, float], tuple[np.ndarray, float]]
 
 
@@ -26,7 +28,7 @@ def h264(frames: np.ndarray, fps: float, crf: int = 28, preset: str = "veryfast"
     with av.open(buf, "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=int(round(fps)) if float(fps).is_integer() else round(fps))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.options = {"crf": str(crf), "preset": preset}
+        stream.options = {"crf": str(crf), "preset": preset, **x264_cpu_options()}
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
                 out.mux(packet)
