@@ -52,9 +52,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from forgebench.benchmarks.manifest import read_manifest
     from forgebench.detectors.base import Detector
-    from forgebench.detectors.evaluation import evaluate_predictions, reliability_bins
+    from forgebench.detectors.evaluation import evaluate_predictions
     from forgebench.detectors.training import predict_manifest, write_csv
     from forgebench.media.atomic import atomic_output
+    from forgebench.metrics.detection import reliability_bins
     from forgebench.results import write_results
 
     det = Detector.load(args.detector, **({"device": args.device} if args.device else {}))

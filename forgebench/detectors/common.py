@@ -108,7 +108,7 @@ class LogisticDetector(FeatureDetector):
         return np.concatenate(rows).astype(np.float64), owner
 
     def _fit(self, train: ClipSet, val: ClipSet) -> None:
-        from forgebench.detectors.evaluation import choose_threshold
+        from forgebench.metrics.detection import choose_threshold
 
         self.fit_skipped_ = []
         train, ftr = self.usable(train)

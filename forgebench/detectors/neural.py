@@ -86,7 +86,7 @@ class TorchFrameDetector(FeatureDetector):
         import torch
         from tqdm import tqdm
 
-        from forgebench.detectors.evaluation import choose_threshold, log_loss, roc_auc
+        from forgebench.metrics.detection import choose_threshold, log_loss, roc_auc
 
         p = self.params
         torch.manual_seed(p["seed"])

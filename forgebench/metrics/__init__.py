@@ -15,7 +15,7 @@ from forgebench.metrics.base import Clip, Metric, MetricResult, metric_registry,
 
 # Modules in this package that hold helpers or commands, not metrics.
 _NOT_METRICS = frozenset(
-    {"base", "bench", "bootstrap", "commands", "frechet", "harness", "inception", "inputs", "score"}
+    {"base", "bench", "bootstrap", "commands", "detection", "frechet", "harness", "inception", "inputs", "score"}
 )
 
 

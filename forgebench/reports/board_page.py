@@ -15,8 +15,9 @@ import pandas as pd
 
 from forgebench.errors import InputError
 from forgebench.media.atomic import atomic_output
+from forgebench.metrics.detection import delong_test
 from forgebench.reports.leaderboard import check_board_name, connect, standings, submission_predictions
-from forgebench.reports.scoring import METRICS, PRIMARY, delong_test
+from forgebench.reports.scoring import METRICS, PRIMARY
 from forgebench.reports.tables import arrow, html_page
 
 LABELS = {"auc": "AUC", "ap": "AP", "eer": "EER", "log_loss": "log-loss", "ece": "ECE"}

@@ -1,18 +1,15 @@
-"""Scoring predictions against labels, and the significance of the difference between two scorers.
+"""Scoring leaderboard predictions against labels.
 
-:func:`evaluate_scores` is a thin view of the project's one evaluation module,
-:mod:`forgebench.detectors.evaluation`: the same metric functions and the same
-bootstrap over clips, so leaderboards and detector reports give identical
-numbers. Nothing else in the leaderboard computes a metric.
-
-:func:`delong_test` compares two correlated AUCs over the same clips (DeLong,
-DeLong & Clarke-Pearson 1988, with the O(n log n) midrank algorithm of Sun & Xu
-2014); the leaderboard uses it for the significance between ranked neighbours.
+:func:`evaluate_scores` is a thin view of the detection metrics,
+:mod:`forgebench.metrics.detection`: the same metric functions and the same
+bootstrap over clips as detector evaluation, so leaderboards and detector
+reports give identical numbers. Nothing else in the leaderboard computes a
+metric; the significance between ranked neighbours is
+:func:`forgebench.metrics.detection.delong_test`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +30,7 @@ class Score:
 
 def evaluate_scores(labels, scores, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, Score]:
     """Metrics of fake-probabilities ``scores`` [N] against ``labels`` [N] (1 = fake), with bootstrap CIs."""
-    from forgebench.detectors import evaluation as ev
+    from forgebench.metrics import detection as ev
 
     y = np.asarray(labels, dtype=np.int64)
     s = np.asarray(scores, dtype=np.float64)
@@ -52,44 +49,3 @@ def evaluate_scores(labels, scores, n_boot: int = 1000, seed: int = 0, alpha: fl
             lo = hi = float("nan")
         out[name] = Score(float(fn(y, s)), lo, hi, hib)
     return out
-
-
-# --- DeLong ----------------------------------------------------------------------------------------------------
-
-def _midrank(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (Sun & Xu's midrank)."""
-    from scipy.stats import rankdata
-
-    return rankdata(x, method="average")
-
-
-def delong_components(labels, scores_list) -> tuple[np.ndarray, np.ndarray]:
-    """AUCs [K] of K scorers over the same clips, and their DeLong covariance [K, K].
-
-    ``scores_list`` is [K, N]; labels [N] with 1 = fake (the positive class).
-    """
-    y = np.asarray(labels).astype(bool)
-    s = np.atleast_2d(np.asarray(scores_list, dtype=np.float64))
-    pos, neg = s[:, y], s[:, ~y]
-    m, n = pos.shape[1], neg.shape[1]
-    k = s.shape[0]
-    tx = np.stack([_midrank(pos[i]) for i in range(k)])
-    ty = np.stack([_midrank(neg[i]) for i in range(k)])
-    tz = np.stack([_midrank(np.concatenate([pos[i], neg[i]])) for i in range(k)])
-    aucs = (tz[:, :m].sum(axis=1) / m - (m + 1) / 2.0) / n
-    v01 = (tz[:, :m] - tx) / n  # structural components of the positives [K, m]
-    v10 = 1.0 - (tz[:, m:] - ty) / m  # and of the negatives [K, n]
-    sx = np.atleast_2d(np.cov(v01))
-    sy = np.atleast_2d(np.cov(v10))
-    return aucs, sx / m + sy / n
-
-
-def delong_test(labels, scores_a, scores_b) -> tuple[float, float]:
-    """``(auc_a - auc_b, two-sided p)`` for two scorers' AUCs on the same clips (DeLong's paired z-test)."""
-    aucs, cov = delong_components(labels, [scores_a, scores_b])
-    diff = float(aucs[0] - aucs[1])
-    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
-    if var <= 1e-15:  # identical rankings (or degenerate): no evidence of a difference
-        return diff, 1.0
-    z = diff / math.sqrt(var)
-    return diff, float(math.erfc(abs(z) / math.sqrt(2)))

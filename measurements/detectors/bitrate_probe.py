@@ -2,7 +2,7 @@
 from pathlib import Path
 import numpy as np
 from forgebench.benchmarks.manifest import read_manifest
-from forgebench.detectors.evaluation import bootstrap_interval, roc_auc
+from forgebench.metrics.detection import bootstrap_interval, roc_auc
 from forgebench.media.video import probe_video
 C = Path("scratch/det8/corpus"); df = read_manifest(C / "manifest_full.parquet")
 df = df[df.dataset != "shared-data-known-fakes"]

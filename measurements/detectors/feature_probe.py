@@ -6,7 +6,7 @@ from forgebench.detectors.avsync import AVSyncDetector
 from forgebench.detectors.base import ClipSet
 from forgebench.detectors.common import LogisticModel
 from forgebench.detectors.dynamics import DynamicsDetector
-from forgebench.detectors.evaluation import bootstrap_interval, roc_auc
+from forgebench.metrics.detection import bootstrap_interval, roc_auc
 M = Path("scratch/det8/corpus/manifest_full.parquet"); df = read_manifest(M)
 clean = df[(df.perturbation == "none") & (df.dataset != "shared-data-known-fakes")]
 def mats(det):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from forgebench.benchmarks.manifest import read_manifest
 from forgebench.detectors.common import LogisticModel
-from forgebench.detectors.evaluation import bootstrap_interval, roc_auc
+from forgebench.metrics.detection import bootstrap_interval, roc_auc
 from forgebench.media.audio import decode_audio
 from forgebench.media.video import probe_video, read_metadata
 C = Path("scratch/det8/corpus"); df = read_manifest(C / "manifest_full.parquet")
