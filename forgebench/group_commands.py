@@ -16,7 +16,7 @@ GROUPS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     )),
     "eval": ("evaluate a trained detector or motion model", (
         ("forgebench.detectors.commands", "add_eval_detector"),
-        ("forgebench.generator.motion.diffusion.commands", "add_eval_motion"),
+        ("forgebench.benchmarks.eval_commands", "add_eval_motion"),
     )),
 }
 

@@ -142,7 +142,7 @@ class MotionTrack:
     # -- persistence ----------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write ``.npz`` or ``.parquet`` (by suffix) atomically."""
-        from forgebench.media.atomic import atomic_output
+        from forgebench.atomic import atomic_output
 
         path = Path(path)
         suffix = path.suffix.lower()

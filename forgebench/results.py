@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 
 RESULT_COLUMNS: dict[str, str] = {
     "protocol": "string",

@@ -109,7 +109,7 @@ def cmd_bench_corpus(args: argparse.Namespace) -> int:
             print(f"  dask at {d['size']}px, {d['clips']} clips, {label} workers: 1 worker {r['t1_s']} s, "
                   f"2 workers {r['t2_s']} s -> scaling efficiency {r['efficiency']:.0%}")
     if args.json:
-        from forgebench.media.atomic import atomic_output
+        from forgebench.atomic import atomic_output
 
         with atomic_output(args.json) as tmp:
             Path(tmp).write_text(json.dumps(res, indent=2))

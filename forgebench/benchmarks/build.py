@@ -30,14 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from forgebench.atomic import atomic_output, sweep_partials
 from forgebench.benchmarks import inputs as inputs_mod
 from forgebench.benchmarks.datasets import SourceClip, scan_dataset
-from forgebench.benchmarks.manifest import COLUMNS, MANIFEST_NAME, write_manifest
 from forgebench.benchmarks.plan import plan
 from forgebench.benchmarks.spec import Spec, spec_yaml
 from forgebench.benchmarks.tasks import run_row
 from forgebench.errors import DiskFullError, InputError, is_disk_full
-from forgebench.media.atomic import atomic_output, sweep_partials
+from forgebench.manifest import COLUMNS, MANIFEST_NAME, write_manifest
 
 EXTRA_COLUMNS = {"donor_id": "string", "synthetic_variant": "bool", "official_split": "string",
                  "av_label": "string", "parent": "string"}

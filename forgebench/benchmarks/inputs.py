@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from forgebench.atomic import atomic_output
 from forgebench.benchmarks.spec import Spec
 from forgebench.errors import ForgebenchError, InputError
-from forgebench.media.atomic import atomic_output
 
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 AUDIO_EXT = (".wav", ".flac", ".mp3", ".ogg", ".m4a")

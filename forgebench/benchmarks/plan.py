@@ -1,6 +1,6 @@
 """Planning: spec + materialised inputs + dataset clips -> planned manifest rows (a pure function).
 
-A planned row is a dict holding the manifest columns (:mod:`forgebench.benchmarks.manifest`)
+A planned row is a dict holding the manifest columns (:mod:`forgebench.manifest`)
 plus the task fields the executor needs (``kind``, ``task``, ``parent``). Clip ids
 are content hashes of everything that determines the clip's bytes: input hashes,
 generator config, seed and the build's timestamp (``source_date_epoch``); a

@@ -35,9 +35,9 @@ from pathlib import Path
 import pandas as pd
 
 from forgebench import __version__
-from forgebench.benchmarks.manifest import read_manifest, resolve_path, write_manifest
+from forgebench.atomic import atomic_output
 from forgebench.errors import DiskFullError, ForgebenchError, InputError
-from forgebench.media.atomic import atomic_output
+from forgebench.manifest import read_manifest, resolve_path, write_manifest
 from forgebench.results import RESULT_COLUMNS, read_results, results_frame, write_results
 
 STAGES = ("corpus", "metrics", "detectors", "provenance", "report")
@@ -238,7 +238,7 @@ def stage_detectors(run: Run) -> str:
     for name in run.spec.detectors:
         out = run.dir / "detectors" / name
         try:
-            det, info = train_detector(name, manifest, out, seed=run.spec.seed, epochs=run.options.epochs,
+            det, info = train_detector(name, df, manifest, out, seed=run.spec.seed, epochs=run.options.epochs,
                                        device=run.options.device, cache_dir=run.dir / "cache",
                                        progress=run.options.progress)
             pred, frames, skipped = predict_manifest(det, df, manifest, ("val", "test"))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from forgebench.atomic import PARTIAL_MARK, atomic_output
 from forgebench.errors import DiskFullError, ForgebenchError, InputError, is_disk_full
-from forgebench.media.atomic import PARTIAL_MARK, atomic_output
 from forgebench.paths import sha256_file
 
 _PIPELINES: dict[str, object] = {}

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from forgebench import __version__
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.registry import Registry
 
 FORMAT_VERSION = 1  # layout of a detector directory; bump when config.json or the weights change shape

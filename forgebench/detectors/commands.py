@@ -37,8 +37,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from forgebench.detectors.training import train_detector
+    from forgebench.manifest import read_manifest
 
-    det, info = train_detector(args.name, args.manifest, args.out, params=_params(args.param), seed=args.seed,
+    det, info = train_detector(args.name, read_manifest(args.manifest), args.manifest, args.out,
+                               params=_params(args.param), seed=args.seed,
                                epochs=args.epochs, device=args.device, cache_dir=_cache(args), progress=True)
     print(f"trained {args.name} on {info['n_train']} clips (val {info['n_val']}) in {info['seconds']:.1f} s; "
           f"val threshold {info['threshold']:.3f}; saved to {args.out}")
@@ -50,11 +52,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from forgebench.benchmarks.manifest import read_manifest
+    from forgebench.atomic import atomic_output
     from forgebench.detectors.base import Detector
     from forgebench.detectors.evaluation import evaluate_predictions
     from forgebench.detectors.training import predict_manifest, write_csv
-    from forgebench.media.atomic import atomic_output
+    from forgebench.manifest import read_manifest
     from forgebench.metrics.detection import reliability_bins
     from forgebench.results import write_results
 
@@ -99,9 +101,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_cross(args: argparse.Namespace) -> int:
     from forgebench.detectors.training import cross_generator
+    from forgebench.manifest import read_manifest
     from forgebench.results import write_results
 
-    res = cross_generator(args.name, args.manifest, Path(args.output) / "models", params=_params(args.param),
+    res = cross_generator(args.name, read_manifest(args.manifest), args.manifest, Path(args.output) / "models",
+                          params=_params(args.param),
                           seed=args.seed, epochs=args.epochs, device=args.device, n_boot=args.n_boot,
                           cache_dir=_cache(args), progress=True)
     write_results(res, Path(args.output) / "cross_generator.csv")
@@ -140,7 +144,7 @@ def write_frame_plot(frames, score: float, threshold: float, name: str, path: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from forgebench.media.atomic import atomic_output
+    from forgebench.atomic import atomic_output
 
     fig, ax = plt.subplots(figsize=(6, 2.5), dpi=100)
     ax.plot(range(len(frames)), frames, marker="o", label="frame P(fake)")

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import ForgebenchError, InputError, NoFaceError
 from forgebench.media import face_geometry as fg
-from forgebench.media.atomic import atomic_output
 from forgebench.paths import sha256_file
 from forgebench.records import MotionTrack
 

@@ -1,8 +1,13 @@
-"""Train, predict and cross-evaluate detectors from a corpus manifest.
+"""Train, predict and cross-evaluate detectors on a corpus manifest's rows.
 
 The split discipline lives here: ``fit`` receives the train and val clip sets only (clean
 clips, i.e. perturbation ``none``); every prediction is made on clip sets that carry no
 labels, and labels are joined back from the manifest afterwards, by the evaluation.
+
+These functions take the manifest's rows (a frame validated by
+:func:`forgebench.manifest.read_manifest`) and the manifest's path, against which
+relative clip paths resolve; reading the file is the caller's job (the command line or the
+benchmark runner), so detectors depend on the manifest record, not on how a run stores it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forgebench.benchmarks.manifest import read_manifest
+from forgebench.atomic import atomic_output
 from forgebench.detectors.base import ClipSet, Detector, detector_registry
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 
 PRED_COLUMNS = ["clip_id", "split", "label", "score", "generator", "perturbation", "level", "source_id", "dataset"]
 
@@ -49,18 +53,27 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
         df.to_csv(tmp, index=False)
 
 
-def train_detector(name: str, manifest: str | Path, out: str | Path, *, params: dict[str, Any] | None = None,
-                   seed: int = 0, epochs: int | None = None, device: str | None = None,
-                   cache_dir: Path | None = None, progress: bool = False, generator: str | None = None
+def _rows(df: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError("pass the manifest's rows (forgebench.manifest.read_manifest(path)) and its path, "
+                        f"not {type(df).__name__}")
+    return df
+
+
+def train_detector(name: str, df: pd.DataFrame, manifest: str | Path, out: str | Path, *,
+                   params: dict[str, Any] | None = None, seed: int = 0, epochs: int | None = None,
+                   device: str | None = None, cache_dir: Path | None = None, progress: bool = False,
+                   generator: str | None = None
                    ) -> tuple[Detector, dict[str, Any]]:
-    """Fit ``name`` on the manifest's train split (selection on val), save it to ``out``.
+    """Fit ``name`` on the train split of manifest rows ``df`` (selection on val), save it to ``out``.
+
+    ``manifest`` is the manifest's path: relative clip paths resolve against its folder.
 
     Writes ``out/config.json``, ``out/weights.safetensors``, ``out/train_log.csv`` (losses per
     epoch) and ``out/train_info.json`` (seconds, clip counts, skipped clips).
     """
     det = build_detector(name, params or {}, seed=seed, epochs=epochs, device=device)
-    df = read_manifest(manifest)
-    train, val = fit_sets(df, manifest, generator)
+    train, val = fit_sets(_rows(df), manifest, generator)
     if cache_dir is not None:
         det.cache_dir = cache_dir
     det.progress = progress
@@ -113,7 +126,8 @@ def predict_manifest(det: Detector, df: pd.DataFrame, manifest_path: str | Path,
     return pred, frames_df, skipped
 
 
-def cross_generator(name: str, manifest: str | Path, out: str | Path, *, params: dict[str, Any] | None = None,
+def cross_generator(name: str, df: pd.DataFrame, manifest: str | Path, out: str | Path, *,
+                    params: dict[str, Any] | None = None,
                     seed: int = 0, epochs: int | None = None, device: str | None = None, n_boot: int = 1000,
                     cache_dir: Path | None = None, progress: bool = False) -> pd.DataFrame:
     """Train on each generator's fakes (+ all real train clips), test on each generator's test fakes
@@ -121,13 +135,13 @@ def cross_generator(name: str, manifest: str | Path, out: str | Path, *, params:
     from forgebench.detectors.evaluation import score_rows
     from forgebench.results import results_frame
 
-    df = read_manifest(manifest)
+    df = _rows(df)
     gens = sorted(g for g in df.loc[df["is_fake"] == 1, "generator"].unique() if g)
     if len(gens) < 2:
         raise InputError(f"the manifest has {len(gens)} generator(s): a cross-generator matrix needs at least two")
     rows = []
     for g in gens:
-        det, _ = train_detector(name, manifest, Path(out) / f"train={g}", params=params, seed=seed, epochs=epochs,
+        det, _ = train_detector(name, df, manifest, Path(out) / f"train={g}", params=params, seed=seed, epochs=epochs,
                                 device=device, cache_dir=cache_dir, progress=progress, generator=g)
         pred, _, _ = predict_manifest(det, df[df["perturbation"] == "none"], manifest, ("test",), frames=False)
         pred = pred[np.isfinite(pred["score"])]

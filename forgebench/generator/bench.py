@@ -121,7 +121,7 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     if args.output:
-        from forgebench.media.atomic import atomic_output
+        from forgebench.atomic import atomic_output
 
         with atomic_output(args.output) as tmp:
             tmp.write_text(json.dumps(res, indent=2))

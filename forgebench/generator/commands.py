@@ -22,8 +22,8 @@ def _report(result, out: Path) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from forgebench.atomic import check_writable
     from forgebench.generator.pipeline import TalkingFacePipeline
-    from forgebench.media.atomic import check_writable
     from forgebench.media.audio import load_audio
     from forgebench.media.image import load_image
     from forgebench.provenance.metadata import sha256_file

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forgebench.media.atomic import atomic_output
+from forgebench.atomic import atomic_output
 from forgebench.media.tts import SAMPLE_RATE, Speech, find_voice, piper_version, synthesize
 from forgebench.paths import forgebench_home
 

@@ -28,8 +28,8 @@ import av
 import numpy as np
 from scipy.signal import resample_poly
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.media.containers import check_input_file, open_container
 
 #: Peak below which a recording counts as silent (-80 dBFS).

@@ -11,8 +11,8 @@ from forgebench.errors import InputError, NoFaceError
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from forgebench.atomic import check_writable
     from forgebench.media.analyze import analyze_video
-    from forgebench.media.atomic import check_writable
     from forgebench.media.video import probe_video
 
     out = check_writable(args.output)

@@ -4,7 +4,7 @@ Frames are always uint8 RGB ``[H, W, 3]`` (batches ``[T, H, W, 3]``); audio is
 float32 mono. The writer encodes H.264 (libx264, yuv420p) with the audio muxed
 as AAC, stores container metadata as MP4 tags (custom keys included, through
 ``movflags=use_metadata_tags``) and writes through
-:func:`~forgebench.media.atomic.atomic_output`, so an exception leaves no file.
+:func:`~forgebench.atomic.atomic_output`, so an exception leaves no file.
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "grey.mp4"
@@ -26,8 +26,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.media.audio import decode_audio, resample
 from forgebench.media.containers import check_input_file, open_container
 

@@ -8,7 +8,7 @@ from forgebench.errors import InputError
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from forgebench.media.atomic import check_writable
+    from forgebench.atomic import check_writable
     from forgebench.metrics.score import format_summary, score_clips, write_scores
 
     check_writable(args.output)  # fail before hours of scoring, not after

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 from scipy import linalg
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 
 
 def frechet_distance(

@@ -226,7 +226,7 @@ def summary_path(output: str | Path) -> Path:
 
 def write_scores(rows, summary, output: str | Path) -> tuple[Path, Path]:
     """Write the per-clip Parquet and the summary CSV atomically; return both paths."""
-    from forgebench.media.atomic import atomic_output
+    from forgebench.atomic import atomic_output
 
     output = Path(output)
     with atomic_output(output) as tmp:

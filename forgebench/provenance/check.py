@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import ForgebenchError, InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.provenance.metadata import read_provenance
 from forgebench.provenance.watermark import Watermarker
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.metrics.detection import delong_test
 from forgebench.reports.leaderboard import check_board_name, connect, standings, submission_predictions
 from forgebench.reports.scoring import METRICS, PRIMARY

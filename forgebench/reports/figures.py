@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forgebench.media.atomic import atomic_output
+from forgebench.atomic import atomic_output
 
 
 def pyplot():

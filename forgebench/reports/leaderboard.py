@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.reports.scoring import METRICS, PRIMARY, evaluate_scores
 
 DB_NAME = "store.sqlite"
@@ -107,7 +107,7 @@ def _read_labels(path: str | Path, split: str | None) -> pd.DataFrame:
     """``clip_id`` + ``label`` (0/1) from a forgebench manifest (Parquet or run folder) or a CSV."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".parquet":
-        from forgebench.benchmarks.manifest import read_manifest
+        from forgebench.manifest import read_manifest
 
         df = read_manifest(path)
         df = df[df["status"] == "ok"]

@@ -124,7 +124,7 @@ def load_run(run_dir: str | Path) -> RunData:
     man = path / "manifest.parquet"
     if man.is_file():
         try:
-            from forgebench.benchmarks.manifest import read_manifest
+            from forgebench.manifest import read_manifest
 
             run.manifest = read_manifest(man)
         except Exception as exc:

@@ -122,7 +122,7 @@ def _figures(run: RunData, fig_dir: Path, n_boot: int) -> tuple[list[tuple[str, 
 
 def _strip(run: RunData) -> FrameStripDisplay | None:
     """Up to two real clips and one clip per generator (three at most) whose files exist."""
-    from forgebench.benchmarks.manifest import resolve_path
+    from forgebench.manifest import resolve_path
 
     m = run.manifest[(run.manifest["status"] == "ok") & (run.manifest["perturbation"].isin(["none", ""]))]
     picks = list(m[m["label"] == "real"].head(2).itertuples())

@@ -1,7 +1,7 @@
 """Bitrate alone (lower = fake, the direction seen on train) as a test 'detector', per perturbation condition."""
 from pathlib import Path
 import numpy as np
-from forgebench.benchmarks.manifest import read_manifest
+from forgebench.manifest import read_manifest
 from forgebench.metrics.detection import bootstrap_interval, roc_auc
 from forgebench.media.video import probe_video
 C = Path("scratch/det8/corpus"); df = read_manifest(C / "manifest_full.parquet")

@@ -5,7 +5,7 @@ import hashlib, sys
 from pathlib import Path
 import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
-from forgebench.benchmarks.manifest import read_manifest, write_manifest
+from forgebench.manifest import read_manifest, write_manifest
 from forgebench.benchmarks.perturb import perturb_video
 from make_sources import write_segments  # noqa: E402  (runs nothing at import: guarded)
 C = Path("scratch/det8/corpus"); D = Path("/work/shared/data"); EXT = Path("scratch/det8/src_ext")

@@ -1,7 +1,7 @@
 """Which avsync/dynamics feature groups carry the signal on det8? Same val-selected logistic model on column subsets."""
 from pathlib import Path
 import numpy as np
-from forgebench.benchmarks.manifest import read_manifest
+from forgebench.manifest import read_manifest
 from forgebench.detectors.avsync import AVSyncDetector
 from forgebench.detectors.base import ClipSet
 from forgebench.detectors.common import LogisticModel

@@ -6,7 +6,7 @@ import json, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 torch.set_num_threads(1)
-from forgebench.benchmarks.manifest import read_manifest
+from forgebench.manifest import read_manifest
 from forgebench.detectors.evaluation import evaluate_predictions, score_rows
 from forgebench.detectors.training import predict_manifest, train_detector
 from forgebench.results import results_frame
@@ -22,7 +22,7 @@ corpus = df[df.dataset != "shared-data-known-fakes"]
 MOTION = ["procedural-256", "diffusion-256"]
 def main_table(name, params):
     c0 = time.process_time()
-    det, info = train_detector(name, M, OUT / name / "all", params=params, cache_dir=CACHE)
+    det, info = train_detector(name, df, M, OUT / name / "all", params=params, cache_dir=CACHE)
     train_cpu = time.process_time() - c0
     t0 = time.perf_counter()
     pred, frames, skipped = predict_manifest(det, df, M, ("val", "test"))
@@ -48,7 +48,7 @@ def cross_generator(name, params):
     if name != "provenance":  # provenance is not trained: its score is the watermark check, the same for any G
         test_clean = df[(df.split == "test") & (df.perturbation == "none")]
         for g in MOTION:
-            dg, ig = train_detector(name, M, OUT / name / f"train={g}", params=params, cache_dir=CACHE, generator=g)
+            dg, ig = train_detector(name, df, M, OUT / name / f"train={g}", params=params, cache_dir=CACHE, generator=g)
             pg, _, _ = predict_manifest(dg, test_clean, M, ("test",), frames=False)
             pg = pg[np.isfinite(pg.score)]
             for h in MOTION + ["sadtalker", "emo"]:

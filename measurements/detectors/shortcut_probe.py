@@ -3,7 +3,7 @@ Each cue alone (and all together) -> the same val-selected logistic model as the
 identity-grouped 95% intervals. A cue near 0.5 is not available as a shortcut; near 1.0, a detector could use it."""
 from pathlib import Path
 import numpy as np
-from forgebench.benchmarks.manifest import read_manifest
+from forgebench.manifest import read_manifest
 from forgebench.detectors.common import LogisticModel
 from forgebench.metrics.detection import bootstrap_interval, roc_auc
 from forgebench.media.audio import decode_audio

@@ -11,9 +11,9 @@ import pytest
 import forgebench.benchmarks.build as build_mod
 from forgebench.benchmarks.build import build_corpus
 from forgebench.benchmarks.executors import DaskExecutor
-from forgebench.benchmarks.manifest import identities_in_several_splits, read_manifest
 from forgebench.benchmarks.spec import load_spec
 from forgebench.errors import InputError
+from forgebench.manifest import identities_in_several_splits, read_manifest
 from forgebench.paths import sha256_file as file_sha256
 
 
@@ -147,8 +147,8 @@ def test_full_disk_stops_cleanly_and_resumes(reference, tmp_path, monkeypatch):
     import errno
 
     import forgebench.benchmarks.tasks as tasks_mod
+    from forgebench.atomic import atomic_output
     from forgebench.errors import DiskFullError
-    from forgebench.media.atomic import atomic_output
 
     run, _ = reference
     real_generate, calls = tasks_mod._generate, []

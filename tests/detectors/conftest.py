@@ -52,9 +52,9 @@ def corpus(tmp_path_factory) -> Path:
     """Folder with manifest.parquet and 14 clips (7 real stand-ins, 7 generated)."""
     import torch
 
-    from forgebench.benchmarks.manifest import write_manifest
     from forgebench.generator.config import GenerationConfig
     from forgebench.generator.pipeline import TalkingFacePipeline
+    from forgebench.manifest import write_manifest
     from forgebench.media.synthetic import speech_like
 
     torch.set_num_threads(1)

@@ -7,9 +7,9 @@ import argparse
 import pandas as pd
 import pytest
 
-from forgebench.benchmarks.manifest import read_manifest, write_manifest
 from forgebench.detectors import commands
 from forgebench.errors import InputError
+from forgebench.manifest import read_manifest, write_manifest
 from forgebench.results import read_results
 
 
@@ -88,8 +88,8 @@ def test_cross_generator_matrix(corpus, cache_dir, tmp_path):
     df.loc[fakes[::2], "generator"] = "other"  # two labelled "generators" (same real generator underneath)
     df["path"] = [str(corpus / p) for p in df.path]
     manifest = write_manifest(df, tmp_path / "m.parquet")
-    res = cross_generator("dynamics", manifest, tmp_path / "models", params={"crop_size": 64, "n_frames": 2,
-                          "max_frames": 30}, n_boot=20, cache_dir=cache_dir)
+    res = cross_generator("dynamics", read_manifest(manifest), manifest, tmp_path / "models",
+                          params={"crop_size": 64, "n_frames": 2, "max_frames": 30}, n_boot=20, cache_dir=cache_dir)
     cells = set(res.condition)
     assert cells == {f"train={a}|test={b}" for a in ("other", "procedural") for b in ("other", "procedural")}
     auc = res[res.metric == "auc"]

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from forgebench.benchmarks.manifest import read_manifest
 from forgebench.detectors import ClipSet, Detector, detector_registry
 from forgebench.detectors.checks import check_detector
 from forgebench.errors import InputError
+from forgebench.manifest import read_manifest
 
 SHARED = {"crop_size": 64, "n_frames": 2, "max_frames": 30}
 TINY: dict[str, dict] = {

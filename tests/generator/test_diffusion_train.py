@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from forgebench.benchmarks.motion_eval import edge_jump
 from forgebench.generator.motion.diffusion.config import AUDIO_DIM, MOTION_DIM, ModelConfig, SampleConfig, TrainConfig
 from forgebench.generator.motion.diffusion.data import ClipData
-from forgebench.generator.motion.diffusion.evaluate import edge_jump
 from forgebench.generator.motion.diffusion.generator import DiffusionMotion
 from forgebench.generator.motion.diffusion.train import train
 from forgebench.records import MotionTrack

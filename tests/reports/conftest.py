@@ -61,7 +61,7 @@ def make_run(root: Path, name: str = "run-a", failed: bool = False, clips: bool 
 
 
 def _clips(run: Path) -> None:
-    from forgebench.benchmarks.manifest import COLUMNS, write_manifest
+    from forgebench.manifest import COLUMNS, write_manifest
     from forgebench.media.video import write_video
 
     (run / "clips").mkdir()

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
 from forgebench.generator.motion.diffusion.config import FORMAT, ModelConfig, SampleConfig
 from forgebench.generator.motion.diffusion.model import MotionDenoiser
 from forgebench.generator.motion.diffusion.space import Normaliser
-from forgebench.media.atomic import atomic_output
 
 WEIGHTS, CONFIG, CARD = "weights.safetensors", "config.json", "model_card.md"
 

@@ -1,7 +1,8 @@
-"""CLI: ``forgebench train motion``, ``forgebench eval motion`` and ``forgebench bench motion``.
+"""CLI: ``forgebench train motion`` and ``forgebench bench motion``.
 
-The lead's ``forgebench/group_commands.py`` calls :func:`add_train_motion` and :func:`add_eval_motion`;
-``forgebench/bench_commands.py`` can call :func:`add_bench_motion`. Training options are generated from
+``forgebench/group_commands.py`` calls :func:`add_train_motion`; ``forgebench/bench_commands.py`` calls
+:func:`add_bench_motion`. (``forgebench eval motion`` scores generators, so it lives with the benchmarks:
+:mod:`forgebench.benchmarks.eval_commands`.) Training options are generated from
 the fields of :class:`.config.ModelConfig` and :class:`.config.TrainConfig` (one source of defaults).
 """
 
@@ -111,48 +112,6 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- eval ---------------------------------------------------------------------------------------------------
-def add_eval_motion(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "motion", help="compare the diffusion motion model with the procedural baseline on held-out speech",
-        description="Generate motion for each audio file with the diffusion checkpoint and the procedural "
-        "baseline and compare: landmark lip sync (jaw_open vs speech envelope), head motion (ΔP, pose std), "
-        "blink rate, Fréchet Motion Distance to real clips' tracks (--real), continuity at window edges and "
-        "seed diversity, with bootstrap 95%% intervals over clips.",
-    )
-    p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
-    p.add_argument("--audio", nargs="+", required=True, metavar="FILE", help="held-out speech files")
-    p.add_argument("--real", nargs="*", default=[], metavar="PATH", help="real talking-face videos or folders")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per audio file (default 3)")
-    p.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the checkpoint's)")
-    p.add_argument("--pose-smooth", type=float, default=None, metavar="S",
-                   help="head-pose low-pass time constant in s (default: the checkpoint's; 0: off)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sample_set",
-                   help="diffusion sampling control for this evaluation, e.g. seam_fade=0 or steps=4 (repeatable)")
-    p.add_argument("--out", default=None, metavar="FILE.md", help="also write the table to this Markdown file")
-    p.set_defaults(func=run_eval)
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from forgebench.generator.motion.diffusion.evaluate import evaluate_motion, format_table
-
-    controls: dict[str, object] = {} if args.pose_smooth is None else {"pose_smooth_s": args.pose_smooth}
-    for item in args.sample_set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. seam_fade=0")
-        controls[key.strip()] = value.strip()
-    result = evaluate_motion(args.checkpoint, args.audio, args.real, seeds=args.seeds, cfg=args.cfg, controls=controls)
-    text = format_table(result)
-    print(text)
-    if args.out:
-        from forgebench.media.atomic import atomic_output
-
-        with atomic_output(Path(args.out)) as tmp:
-            tmp.write_text(text + "\n")
-    return 0
-
-
 # -- bench ---------------------------------------------------------------------------------------------------
 def add_bench_motion(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("motion", help="time motion sampling for 10 s of audio (diffusion vs procedural)",
@@ -165,7 +124,7 @@ def add_bench_motion(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from forgebench.generator.motion.diffusion.evaluate import bench_motion
+    from forgebench.generator.motion.diffusion.bench import bench_motion
 
     for name, seconds in bench_motion(args.checkpoint, args.seconds, args.repeats, args.threads).items():
         print(f"{name:>12}: {seconds * 1000:8.1f} ms for {args.seconds:g} s of audio "
@@ -174,12 +133,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m forgebench.generator.motion.diffusion.commands {train,eval,bench} ...`` (before CLI wiring)."""
+    """``python -m forgebench.generator.motion.diffusion.commands {train,bench} ...`` (before CLI wiring)."""
     from forgebench.errors import ForgebenchError
 
     parser = argparse.ArgumentParser(prog="forgebench-motion")
     sub = parser.add_subparsers(dest="what", required=True)
-    for add, name in ((add_train_motion, "train"), (add_eval_motion, "eval"), (add_bench_motion, "bench")):
+    for add, name in ((add_train_motion, "train"), (add_bench_motion, "bench")):
         grp = sub.add_parser(name).add_subparsers(dest="x", required=True)
         add(grp)
     args = parser.parse_args(argv)

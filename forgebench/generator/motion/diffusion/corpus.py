@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forgebench.media.atomic import atomic_output
+from forgebench.atomic import atomic_output
 
 SUBJECTS = [
     "the old farmer", "my sister", "a quiet student", "the new teacher", "our neighbour", "the pilot",

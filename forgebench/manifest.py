@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
-from forgebench.media.atomic import atomic_output
 
 COLUMNS: dict[str, str] = {
     "clip_id": "string",
@@ -60,7 +60,7 @@ def validate_manifest(df: pd.DataFrame, source: str = "manifest") -> pd.DataFram
     """Check columns, values and uniqueness; return the frame with canonical dtypes (a copy)."""
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise InputError(f"{source} lacks the columns {', '.join(missing)}: see forgebench.benchmarks.manifest")
+        raise InputError(f"{source} lacks the columns {', '.join(missing)}: see forgebench.manifest")
     df = df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]].copy()
     try:
         df = df.astype(COLUMNS)

@@ -1,5 +1,9 @@
 """Held-out comparison of motion generators: diffusion checkpoint vs the procedural baseline.
 
+This scores generators, so it lives with the benchmarks (which may run a generator and the metrics
+that judge it), not in ``generator/``: a generator never imports what scores it.
+``forgebench eval motion`` (:mod:`forgebench.benchmarks.eval_commands`) runs it.
+
 For each held-out audio file and seed both generators make a MotionTrack for a neutral source, then:
 
 * ``sync_r`` — best lagged Pearson r (±5 frames) of ``jaw_open`` with the speech log-RMS envelope
@@ -26,7 +30,6 @@ resamples.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -288,36 +291,3 @@ def format_table(result: EvalResult) -> str:
         if any(c != "—" for c in cells):
             lines.append(f"| {label} | {direction} | " + " | ".join(cells) + " |")
     return "\n".join(lines + [""] + result.notes)
-
-
-def bench_motion(checkpoint: str | Path | None, seconds: float = 10.0, repeats: int = 5,
-                 threads: int | None = None) -> dict[str, float]:
-    """Median seconds to generate motion for ``seconds`` of speech-like audio: diffusion vs procedural.
-
-    The audio is a synthetic syllable-rate amplitude-modulated harmonic signal (content does not change the
-    cost); feature extraction is timed separately.
-    """
-    import torch
-
-    from forgebench.generator.motion.diffusion.generator import DiffusionMotion
-    from forgebench.generator.motion.procedural import ProceduralMotion
-
-    if threads:
-        torch.set_num_threads(threads)
-    t = np.arange(int(seconds * RATE)) / RATE
-    rng = np.random.default_rng(0)
-    audio = (0.3 * np.sin(2 * np.pi * 120 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
-             + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
-    t0 = time.perf_counter()
-    features = extract_audio_features(audio, FPS)
-    out = {"features": time.perf_counter() - t0}
-    source = SourceState.neutral()
-    for name, gen in (("diffusion", DiffusionMotion(checkpoint)), ("procedural", ProceduralMotion())):
-        gen.generate(features, source, 0)  # warm-up
-        times = []
-        for r in range(repeats):
-            t0 = time.perf_counter()
-            gen.generate(features, source, r)
-            times.append(time.perf_counter() - t0)
-        out[name] = float(np.median(times))
-    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from forgebench.generator.motion.diffusion.evaluate import FMD_PARTS, edge_jump, seam_zone_jump
+from forgebench.benchmarks.motion_eval import FMD_PARTS, edge_jump, seam_zone_jump
 from forgebench.metrics.motion import FMD_SIGNALS, motion_window_features
 from forgebench.records import MotionTrack
 
