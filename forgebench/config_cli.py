@@ -27,6 +27,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple
             kwargs["choices"] = f.metadata["choices"]
         if isinstance(default, bool):
             kwargs["action"] = argparse.BooleanOptionalAction
+        elif f.metadata.get("type"):  # fields whose default is None name their type
+            kwargs["type"] = f.metadata["type"]
         elif default is not None:
             kwargs["type"] = type(default)
         parser.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)

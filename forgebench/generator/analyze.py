@@ -3,7 +3,8 @@
 The output frame is a square crop around the face (talking-head framing: the
 inter-ocular distance is a fifth of the frame, eyes a little above centre, as in
 HDTF-style 512² crops) resized to the output size, or the whole image resized
-(``crop="full"``). Landmarks are mapped into the output frame exactly, not
+(``crop="full"``) or, with ``keep_size``, kept at its own size (up to 720p, see
+:func:`fit_within`). Landmarks are mapped into the output frame exactly, not
 re-detected.
 """
 
@@ -21,6 +22,20 @@ from forgebench.media.analyze import FaceAnalysis, analyze_image
 IOD_PER_FRAME = 0.2  # inter-ocular distance as a fraction of the square crop
 EYES_ABOVE_CENTRE = 0.6  # crop centre this many IODs below the eye midpoint
 MIN_IOD_PX = 10.0
+MAX_SIDES = (1280, 720)  # "up to 720p": longer side, shorter side
+
+
+def fit_within(width: int, height: int, sides: tuple[int, int] = MAX_SIDES) -> tuple[int, int]:
+    """(width, height) made even and, when larger than ``sides`` (longer, shorter), scaled down to fit.
+
+    >>> fit_within(641, 480), fit_within(1920, 1080), fit_within(1080, 1920)
+    ((640, 480), (1280, 720), (720, 1280))
+    """
+    long_side, short_side = max(width, height), min(width, height)
+    scale = min(1.0, sides[0] / long_side, sides[1] / short_side)
+    if scale < 1.0:
+        width, height = round(width * scale), round(height * scale)
+    return max(2, width - width % 2), max(2, height - height % 2)
 
 
 @dataclass
@@ -29,6 +44,7 @@ class AnalyzerConfig:
 
     size: int = 512
     crop: str = "face"  # "face": square talking-head crop; "full": whole image
+    keep_size: bool = False  # with crop "full": the image's own size (even, up to 720p) instead of ``size``
 
     def __post_init__(self) -> None:
         if self.size < 64 or self.size % 2:
@@ -85,6 +101,12 @@ class SourceAnalyzer:
 
     def _frame_box(self, found: FaceAnalysis, width: int, height: int) -> tuple[tuple[int, int, int, int], int, int]:
         size = self.config.size
+        if self.config.crop == "full" and self.config.keep_size:
+            out_w, out_h = fit_within(width, height)
+            if (out_w, out_h) == (width - width % 2, height - height % 2):
+                # Own size: drop an odd last row/column rather than resample, so pixels stay aligned.
+                return (0, 0, out_w, out_h), out_w, out_h
+            return (0, 0, width, height), out_w, out_h
         if self.config.crop == "full":
             scale = size / max(width, height)
             out_w, out_h = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))

@@ -1,13 +1,14 @@
-"""``forgebench generate`` and ``forgebench quickstart``."""
+"""``forgebench generate`` (speech- or video-driven), ``forgebench dub`` and ``forgebench quickstart``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from forgebench.config_cli import add_config_arguments, config_from_args
-from forgebench.generator.config import GenerationConfig
+from forgebench.generator.config import DubbingConfig, GenerationConfig, ReenactmentConfig
 
 
 def _report(result, out: Path) -> None:
@@ -21,8 +22,27 @@ def _report(result, out: Path) -> None:
     )
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def _check_outputs(args: argparse.Namespace) -> Path:
     from forgebench.atomic import check_writable
+    from forgebench.errors import InputError
+
+    out = check_writable(args.output)
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"output {str(out)!r} must end in .mp4")
+    if args.track:
+        if Path(args.track).suffix.lower() not in (".npz", ".parquet"):
+            raise InputError(f"--track {str(args.track)!r} must end in .parquet or .npz")
+        check_writable(args.track)
+    return out
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from forgebench.errors import InputError
+
+    if (args.audio is None) == (args.driving is None):
+        raise InputError("give one of --audio SPEECH (speech-driven) or --driving VIDEO (video-driven reenactment)")
+    if args.driving is not None:
+        return _cmd_reenact(args)
     from forgebench.generator.pipeline import TalkingFacePipeline
     from forgebench.media.audio import load_audio
     from forgebench.media.image import load_image
@@ -30,13 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     config = config_from_args(GenerationConfig, args)
     # Check every input before any model is loaded.
-    out = check_writable(args.output)
-    if out.suffix.lower() != ".mp4":
-        from forgebench.errors import InputError
-
-        raise InputError(f"output {str(out)!r} must end in .mp4")
-    if args.track:
-        check_writable(args.track)
+    out = _check_outputs(args)
     image = load_image(args.image)
     audio = load_audio(args.audio)
     pipe = TalkingFacePipeline.from_config(config)
@@ -44,6 +58,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
         image, audio, out=out, image_name=str(args.image), progress=not args.quiet,
         image_sha256=sha256_file(args.image), audio_sha256=sha256_file(args.audio),
     )
+    if args.track:
+        result.track.save(args.track)
+    _report(result, out)
+    return 0
+
+
+# Speech-driven options that a driving video replaces: (field, what the video gives instead).
+_NOT_WITH_DRIVING = (("fps", "its frame rate"), ("motion", "its motion"), ("seed", "its motion"))
+
+
+def _cmd_reenact(args: argparse.Namespace) -> int:
+    from forgebench.errors import InputError
+    from forgebench.generator.reenact import ReenactmentPipeline
+    from forgebench.media.image import load_image
+    from forgebench.media.video import probe_video
+    from forgebench.provenance.metadata import sha256_file
+
+    defaults = GenerationConfig()
+    for name, instead in _NOT_WITH_DRIVING:
+        if getattr(args, name) != getattr(defaults, name):
+            raise InputError(f"--{name} does not apply with --driving: the output takes {instead} from the "
+                             "driving video")
+    config = config_from_args(ReenactmentConfig, args)
+    out = _check_outputs(args)
+    image = load_image(args.image)
+    probe_video(args.driving)  # a missing or unreadable driving video fails here, before any model loads
+    pipe = ReenactmentPipeline.from_config(config)
+    result = pipe(image, args.driving, out=out, image_name=str(args.image), progress=not args.quiet,
+                  image_sha256=sha256_file(args.image), driving_sha256=sha256_file(args.driving))
+    if args.track:
+        result.track.save(args.track)
+    _report(result, out)
+    return 0
+
+
+def cmd_dub(args: argparse.Namespace) -> int:
+    from forgebench.generator.dub import DubbingPipeline
+    from forgebench.generator.motion import motion_registry
+    from forgebench.media.audio import load_audio
+    from forgebench.media.video import probe_video
+    from forgebench.provenance.metadata import sha256_file
+
+    config = config_from_args(DubbingConfig, args)
+    out = _check_outputs(args)
+    probe_video(args.video)  # missing, unreadable, no video stream: one line, before any model loads
+    audio = load_audio(args.audio)
+    motion_registry.get(config.motion)  # an unknown motion model names the known ones
+    pipe = DubbingPipeline.from_config(config)
+    result = pipe(args.video, audio, out=out, video_name=str(args.video), progress=not args.quiet,
+                  video_sha256=sha256_file(args.video), audio_sha256=sha256_file(args.audio))
     if args.track:
         result.track.save(args.track)
     _report(result, out)
@@ -90,20 +154,48 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
-        help="portrait + speech -> talking-face MP4",
+        help="portrait + speech (or a driving video) -> talking-face MP4",
         description=(
-            "Make a talking-face video from one portrait and one speech recording: lips follow the speech, "
-            "with blinks, expressions and head motion. The MP4 carries provenance metadata and an invisible "
-            "watermark ('forgebench provenance check' reads both)."
+            "Make a talking-face video from one portrait and one speech recording (--audio): lips follow the "
+            "speech, with blinks, expressions and head motion. Or move the portrait like the face in a driving "
+            "video (--driving, reenactment): its head motion, expressions, blinks and gaze, taken relative to its "
+            "first frame and applied to the portrait's own face; the output is as long as the driving video, at "
+            "its frame rate, with its audio. The MP4 carries provenance metadata and an invisible watermark "
+            "('forgebench provenance check' reads both)."
         ),
+        epilog="Self-reenactment (the portrait is the driving video's first frame, --crop full) gives a video "
+               "aligned pixel for pixel with the driving video.",
     )
     p.add_argument("--image", required=True, type=Path, help="portrait image (PNG, JPEG, ...), >= 64 px")
-    p.add_argument("--audio", required=True, type=Path, help="speech: WAV, FLAC, MP3, M4A or a video's audio")
+    p.add_argument("--audio", type=Path, help="speech: WAV, FLAC, MP3, M4A or a video's audio")
+    p.add_argument("--driving", type=Path, metavar="VIDEO",
+                   help="a driving video instead of speech: reenactment (the output carries its audio)")
     p.add_argument("-o", "--output", required=True, type=Path, help="output .mp4")
     p.add_argument("--track", type=Path, help="also save the driving MotionTrack (.parquet or .npz)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_config_arguments(p, GenerationConfig)
+    shared = tuple(f.name for f in fields(GenerationConfig))
+    add_config_arguments(p.add_argument_group("reenactment (with --driving)"), ReenactmentConfig, skip=shared)
     p.set_defaults(func=cmd_generate)
+
+    d = subparsers.add_parser(
+        "dub",
+        help="real video + new speech -> the video lip-synced to the speech",
+        description=(
+            "Re-sync a real talking-face video to other speech (lip-sync dubbing, as Wav2Lip does): the video "
+            "keeps its size (scaled down to fit 720p when larger), frame rate, head motion, eyes and brows; only "
+            "the mouth, jaw and chin are re-rendered from the new speech and blended into each frame through a "
+            "feathered mask. The output is as long as the speech (a shorter video plays forward and backward), "
+            "has the speech as its audio, and carries provenance metadata and an invisible watermark."
+        ),
+    )
+    d.add_argument("--video", required=True, type=Path, help="real video with one visible face, >= 1 s")
+    d.add_argument("--audio", required=True, type=Path, help="the new speech: WAV, FLAC, MP3, M4A or a video's audio")
+    d.add_argument("-o", "--output", required=True, type=Path, help="output .mp4")
+    d.add_argument("--track", type=Path, help="also save the output's MotionTrack (.parquet or .npz)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_config_arguments(d, DubbingConfig)
+    d.set_defaults(func=cmd_dub)
 
     q = subparsers.add_parser(
         "quickstart",

@@ -18,6 +18,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,33 +166,47 @@ class TalkingFacePipeline:
         self, renderer: FaceRenderer, track: MotionTrack, audio: np.ndarray, out: Path,
         provenance: dict[str, str], progress: bool, timings: dict[str, float],
     ) -> tuple[Path, float]:
-        """Render in a worker thread while this thread watermarks and encodes.
+        def render(t: int) -> np.ndarray:
+            return renderer.render(track.pose[t], track.expression[t], track.gaze[t])
 
-        OpenCV, NumPy and libx264 release the GIL, so on two cores rendering
-        frame t+1 overlaps encoding frame t.
-        """
-        from tqdm import tqdm
+        return render_and_write(render, track.n_frames, out, self.config.fps, (renderer.width, renderer.height),
+                                audio, provenance, self.writer, timings, in_thread=self.render_in_thread,
+                                progress=progress)
 
-        first_frame_at = float("nan")
-        frames = RenderThread(renderer, track) if self.render_in_thread else RenderInline(renderer, track)
-        sink = VideoSink(out, self.config.fps, renderer.width, renderer.height, audio, AUDIO_RATE, provenance,
-                         self.writer)
-        with frames, sink:
-            bar = tqdm(total=track.n_frames, disable=not progress, unit="frame", desc="render", file=sys.stderr)
-            for t, frame in enumerate(frames):
-                sink.write(frame)
-                if t == 0:
-                    first_frame_at = time.perf_counter()
-                bar.update(1)
-            bar.close()
-        timings["render"] = frames.render_seconds
-        timings["watermark"] = sink.watermark_seconds
-        timings["encode"] = sink.encode_seconds
-        return sink.path, first_frame_at
+
+def render_and_write(
+    render: Callable[[int], np.ndarray], n_frames: int, out: Path, fps: float, size: tuple[int, int],
+    audio: np.ndarray | None, provenance: dict[str, str], writer: WriterConfig, timings: dict[str, float], *,
+    in_thread: bool = True, progress: bool = False, desc: str = "render",
+) -> tuple[Path, float]:
+    """Render frames ``render(0 .. n_frames - 1)``, watermark and encode them to ``out`` (every pipeline's writer).
+
+    With ``in_thread`` rendering runs in a worker thread while this thread watermarks and
+    encodes: OpenCV, NumPy and libx264 release the GIL, so on two cores rendering frame
+    t+1 overlaps encoding frame t. Adds ``render``, ``watermark`` and ``encode`` seconds to
+    ``timings``; returns the file and the time the first frame was encoded.
+    """
+    from tqdm import tqdm
+
+    first_frame_at = float("nan")
+    frames = RenderThread(render, n_frames) if in_thread else RenderInline(render, n_frames)
+    sink = VideoSink(out, fps, size[0], size[1], audio, AUDIO_RATE, provenance, writer)
+    with frames, sink:
+        bar = tqdm(total=n_frames, disable=not progress, unit="frame", desc=desc, file=sys.stderr)
+        for t, frame in enumerate(frames):
+            sink.write(frame)
+            if t == 0:
+                first_frame_at = time.perf_counter()
+            bar.update(1)
+        bar.close()
+    timings["render"] = frames.render_seconds
+    timings["watermark"] = sink.watermark_seconds
+    timings["encode"] = sink.encode_seconds
+    return sink.path, first_frame_at
 
 
 class RenderThread:
-    """Iterate rendered frames of ``track`` produced by a background thread (bounded queue).
+    """Iterate frames ``render(0) .. render(n_frames - 1)`` produced by a background thread (bounded queue).
 
     An exception in the worker is re-raised in the consumer; leaving the ``with``
     block early stops the worker.
@@ -199,8 +214,8 @@ class RenderThread:
 
     _DONE = object()
 
-    def __init__(self, renderer: FaceRenderer, track: MotionTrack, depth: int = 4) -> None:
-        self.renderer, self.track = renderer, track
+    def __init__(self, render: Callable[[int], np.ndarray], n_frames: int, depth: int = 4) -> None:
+        self.render, self.n_frames = render, n_frames
         self.queue: queue.Queue = queue.Queue(maxsize=depth)
         self.stop = threading.Event()
         self.render_seconds = 0.0
@@ -208,11 +223,11 @@ class RenderThread:
 
     def _work(self) -> None:
         try:
-            for t in range(self.track.n_frames):
+            for t in range(self.n_frames):
                 if self.stop.is_set():
                     return
                 t0 = time.perf_counter()
-                frame = self.renderer.render(self.track.pose[t], self.track.expression[t], self.track.gaze[t])
+                frame = self.render(t)
                 self.render_seconds += time.perf_counter() - t0
                 self.queue.put(frame)
             self.queue.put(self._DONE)
@@ -245,14 +260,14 @@ class RenderThread:
 class RenderInline:
     """:class:`RenderThread`'s interface, rendering each frame when it is asked for (one core)."""
 
-    def __init__(self, renderer: FaceRenderer, track: MotionTrack) -> None:
-        self.renderer, self.track = renderer, track
+    def __init__(self, render: Callable[[int], np.ndarray], n_frames: int) -> None:
+        self.render, self.n_frames = render, n_frames
         self.render_seconds = 0.0
 
     def __iter__(self):
-        for t in range(self.track.n_frames):
+        for t in range(self.n_frames):
             t0 = time.perf_counter()
-            frame = self.renderer.render(self.track.pose[t], self.track.expression[t], self.track.gaze[t])
+            frame = self.render(t)
             self.render_seconds += time.perf_counter() - t0
             yield frame
 

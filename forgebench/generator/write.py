@@ -60,7 +60,7 @@ class VideoSink:
     """Context manager: ``write(frame)`` watermarks and encodes; the file appears on clean exit.
 
     ``provenance`` holds generator, version, motion_model, seed, config_hash,
-    image_sha256 and audio_sha256; the sink adds clip id and creation time and
+    image_sha256 and audio_sha256 (and optionally family); the sink adds clip id and creation time and
     writes them as container metadata, and embeds a payload with the same clip
     id and time.
     """
@@ -75,6 +75,7 @@ class VideoSink:
             motion_model=provenance["motion_model"], seed=provenance["seed"],
             config_hash=provenance["config_hash"], image_sha256=provenance["image_sha256"],
             audio_sha256=provenance["audio_sha256"], clip_id=cid, created=created,
+            family=provenance.get("family"),
         )
         self.watermarker = Watermarker(key=config.watermark_key)
         payload = Payload.create(generator=provenance["generator"], version=provenance["version"], clip=int(cid, 16),

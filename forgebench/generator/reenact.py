@@ -1,0 +1,178 @@
+"""The reenactment pipeline: portrait + driving video -> the portrait moved like the driver (diffusers-style).
+
+``ReenactmentPipeline`` holds named stage components — ``analyzer`` (portrait -> framed
+source face), ``video_analyzer`` (driving video -> MotionTrack + audio), ``retargeter``
+(driver's motion -> the portrait's, relative to the driver's first frame:
+:mod:`forgebench.generator.retarget`), ``renderer_config`` and ``writer`` — the same
+analyzer, renderer and writer as :class:`~forgebench.generator.pipeline.TalkingFacePipeline`.
+The output is as long as the driving video, at its frame rate, with its audio (silent
+when it has none), and carries provenance metadata (``family=reenactment``) and the
+watermark like every output.
+
+``crop="full"`` keeps the portrait's whole frame at its own size (up to 720p), so a
+portrait that is the driving video's own first frame gives a self-reenactment aligned
+pixel for pixel with the video.
+
+>>> pipe = ReenactmentPipeline.from_config(ReenactmentConfig(size=256))  # doctest: +SKIP
+>>> result = pipe(image, "driving.mp4", out="out.mp4")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from forgebench import __version__
+from forgebench.errors import InputError
+from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
+from forgebench.generator.config import ReenactmentConfig
+from forgebench.generator.motion.base import SourceState
+from forgebench.generator.pipeline import GenerationResult, render_and_write, sha256_array
+from forgebench.generator.render.renderer import FaceRenderer, RendererConfig
+from forgebench.generator.retarget import RetargetConfig, retarget
+from forgebench.generator.video_input import AUDIO_RATE, VideoAnalyzer, VideoAnalyzerConfig
+from forgebench.generator.write import WriterConfig
+from forgebench.records import MotionTrack
+
+MAX_SECONDS = 3600.0
+
+
+@dataclass
+class ReenactmentResult(GenerationResult):
+    """:class:`GenerationResult` plus the driver's measured track (``track`` is the retargeted one)."""
+
+    driver: MotionTrack | None = None
+    has_audio: bool = False
+    fps: float = field(default=25.0)
+
+
+class ReenactmentPipeline:
+    """Portrait + driving video -> video of the portrait moved like the driver. See the module docstring."""
+
+    render_in_thread: bool = True
+
+    def __init__(self, analyzer: SourceAnalyzer, video_analyzer: VideoAnalyzer, retargeter: RetargetConfig,
+                 renderer_config: RendererConfig, writer: WriterConfig, config: ReenactmentConfig) -> None:
+        self.analyzer = analyzer
+        self.video_analyzer = video_analyzer
+        self.retargeter = retargeter
+        self.renderer_config = renderer_config
+        self.writer = writer
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: ReenactmentConfig | None = None) -> ReenactmentPipeline:
+        config = config or ReenactmentConfig()
+        return cls(
+            analyzer=SourceAnalyzer(AnalyzerConfig(size=config.size, crop=config.crop, keep_size=True)),
+            video_analyzer=VideoAnalyzer(VideoAnalyzerConfig(keep_frames=False)),
+            retargeter=RetargetConfig(pose_scale=config.pose_scale, expression_scale=config.expression_scale),
+            renderer_config=RendererConfig(),
+            writer=WriterConfig(crf=config.crf, preset=config.preset, threads=config.threads),
+            config=config,
+        )
+
+    def __call__(
+        self,
+        image: np.ndarray,
+        driving: str | Path | np.ndarray,
+        *,
+        fps: float | None = None,
+        audio: np.ndarray | None = None,
+        out: str | Path | None = None,
+        image_name: str = "the image",
+        driving_name: str | None = None,
+        image_sha256: str | None = None,
+        driving_sha256: str | None = None,
+        progress: bool = False,
+    ) -> ReenactmentResult:
+        """Reenact. ``image`` [H, W, 3] uint8 RGB; ``driving`` a video file, or frames [T, H, W, 3] at ``fps``
+        (with optional 16 kHz ``audio``).
+
+        With ``out`` the video is written there (atomically); without it only the
+        retargeted track is produced (nothing rendered).
+        """
+        cfg = self.config
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        source = self.analyzer(image, name=image_name)
+        renderer = FaceRenderer(source, self.renderer_config) if out is not None else None
+        timings["analyze"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        name = driving_name or ("the driving video" if isinstance(driving, np.ndarray) else repr(str(driving)))
+        max_frames = None
+        if cfg.max_seconds is not None:
+            rate = fps if isinstance(driving, np.ndarray) else _probe_fps(driving)
+            max_frames = max(1, int(round(cfg.max_seconds * rate)))
+        video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
+                                    progress=progress)
+        timings["analyze_driver"] = time.perf_counter() - t1
+        if video.n_frames / video.fps > MAX_SECONDS:
+            raise InputError(f"{name} is {video.n_frames / video.fps:.0f} s long; forgebench takes at most "
+                             f"{MAX_SECONDS:g} s: cut it or set max_seconds")
+        t2 = time.perf_counter()
+        state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
+        try:
+            track = retarget(video.track, state, self.retargeter, source_size=(source.width, source.height))
+        except InputError as exc:
+            raise InputError(str(exc).replace("the driving video", name, 1)) from None
+        track.meta.update(family="reenactment", width=source.width, height=source.height)
+        timings["retarget"] = time.perf_counter() - t2
+
+        sound = None if cfg.mute else video.audio
+        notes = list(source.notes) + list(video.notes)
+        if sound is None and not cfg.mute:
+            notes.append(f"{name} has no audio: the output is silent")
+        lost = int((~video.track.valid).sum())
+        if lost:
+            notes.append(f"the driver's face was lost in {lost} of {video.n_frames} frames; its motion is held "
+                         "or interpolated there")
+        provenance = {
+            "generator": "forgebench",
+            "version": __version__,
+            "motion_model": "driving-video",
+            "family": "reenactment",
+            "seed": "0",
+            "config_hash": cfg.config_hash(),
+            "image_sha256": image_sha256 or sha256_array(image),
+            # The driver supplies the motion and the audio: its hash stands where the speech's would.
+            "audio_sha256": driving_sha256 or _driving_hash(driving),
+        }
+        result = ReenactmentResult(path=None, track=track, size=(source.width, source.height), timings=timings,
+                                   provenance=provenance, notes=notes, driver=video.track,
+                                   has_audio=sound is not None, fps=video.fps)
+        if out is None or renderer is None:
+            return result
+
+        def render(t: int) -> np.ndarray:
+            return renderer.render(track.pose[t], track.expression[t], track.gaze[t])
+
+        t3 = time.perf_counter()
+        result.path, first = render_and_write(
+            render, track.n_frames, Path(out), video.fps, (source.width, source.height), sound, provenance,
+            self.writer, timings, in_thread=self.render_in_thread, progress=progress)
+        result.first_frame_latency = first - t3
+        timings["total"] = time.perf_counter() - t0
+        return result
+
+
+def _probe_fps(path: str | Path) -> float:
+    from forgebench.media.video import probe_video
+
+    fps = probe_video(path).fps
+    return fps if fps > 0 else 25.0
+
+
+def _driving_hash(driving: str | Path | np.ndarray) -> str:
+    if isinstance(driving, np.ndarray):
+        return sha256_array(driving)
+    from forgebench.paths import sha256_file
+
+    return sha256_file(driving)
+
+
+__all__ = ["AUDIO_RATE", "ReenactmentConfig", "ReenactmentPipeline", "ReenactmentResult"]
