@@ -12,7 +12,9 @@ Stages:
 5. write the manifest atomically, rows sorted by clip id.
 
 A killed build (kill -9 at any moment) is resumed by running the same command:
-finished clips are skipped (sidecar + hash), nothing half-written survives.
+finished clips are skipped (sidecar + hash), nothing half-written survives, and
+no worker outlives it (:mod:`~forgebench.benchmarks.lifetime`). One build at a
+time writes a run folder (:mod:`~forgebench.benchmarks.runlock`).
 Failed rows (corrupt videos, failing commands) are kept in the manifest with
 ``status="failed"`` and the reason, and logged to ``RUN_DIR/build.log``.
 
@@ -34,6 +36,7 @@ from forgebench.atomic import atomic_output, sweep_partials
 from forgebench.benchmarks import inputs as inputs_mod
 from forgebench.benchmarks.datasets import SourceClip, scan_dataset
 from forgebench.benchmarks.plan import plan
+from forgebench.benchmarks.runlock import run_lock
 from forgebench.benchmarks.spec import Spec, spec_yaml
 from forgebench.benchmarks.tasks import run_row
 from forgebench.errors import DiskFullError, InputError, is_disk_full
@@ -96,13 +99,17 @@ def build_corpus(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path]
                  allow_commands: bool = False, executor=None, progress: bool = True) -> BuildResult:
     """Build (or resume) the corpus of ``spec`` in ``run_dir``; see the module docstring.
 
+    The run folder is locked for the build (:func:`~forgebench.benchmarks.runlock.run_lock`): a second
+    writer stops with :class:`~forgebench.benchmarks.runlock.RunBusyError`.
+
     A full disk anywhere (a clip, an input, the log, the manifest) stops the build
     with :class:`DiskFullError`: finished clips stay, the clip being written is
     removed by its atomic writer, and the same call resumes once space is freed.
     """
     try:
-        return _build(spec, run_dir, real_dirs=real_dirs, allow_commands=allow_commands, executor=executor,
-                      progress=progress)
+        with run_lock(run_dir):
+            return _build(spec, run_dir, real_dirs=real_dirs, allow_commands=allow_commands, executor=executor,
+                          progress=progress)
     except OSError as exc:
         if not is_disk_full(exc):
             raise

@@ -40,12 +40,16 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.build import build_corpus
     from forgebench.benchmarks.executors import make_executor
+    from forgebench.benchmarks.lifetime import signals_as_interrupt
+    from forgebench.benchmarks.runlock import run_lock
     from forgebench.benchmarks.spec import load_spec
 
     spec = load_spec(args.spec, roots=args.root)
-    executor = make_executor(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler, progress=True)
-    result = build_corpus(spec, args.output, real_dirs=args.real, allow_commands=args.allow_commands,
-                          executor=executor)
+    # The lock first (a busy folder stops before any worker starts); SIGTERM/SIGHUP stop the workers like Ctrl-C.
+    with signals_as_interrupt(), run_lock(args.output), \
+            make_executor(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler, progress=True) as executor:
+        result = build_corpus(spec, args.output, real_dirs=args.real, allow_commands=args.allow_commands,
+                              executor=executor)
     print(result.summary())
     for note in result.notes:
         print(f"note: {note}")

@@ -6,17 +6,26 @@ tqdm bar on stderr. Local: ``jobs=1`` runs inline (no subprocesses); more uses a
 interpreter: no inherited threads or ONNX sessions). Dask: ``--scheduler
 tcp://HOST:PORT`` connects to an existing cluster; ``--workers N`` starts a
 ``distributed.LocalCluster`` of N single-threaded worker processes.
+
+Leaving the ``with`` block ends every process the executor started: normally it
+waits for them; on an exception (Ctrl-C, :class:`~forgebench.benchmarks.lifetime.Terminated`)
+it stops the pool's workers at once. Workers also die with this process when it
+is killed outright (:func:`~forgebench.benchmarks.lifetime.die_with_parent`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
 from tqdm import tqdm
+
+from forgebench.benchmarks.lifetime import die_with_parent, stop_processes
 
 
 def _bar(total: int, desc: str, progress: bool) -> tqdm:
@@ -40,10 +49,13 @@ class LocalExecutor:
     def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type: type[BaseException] | None = None, *exc: object) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc_type is not None:  # interrupted or failed: the running tasks' results are not wanted
+            stop_processes(list(getattr(pool, "_processes", {}).values()))
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], desc: str = "clips") -> Iterator[Any]:
         items = list(items)
@@ -55,7 +67,11 @@ class LocalExecutor:
                     bar.update(1)
                 return
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"))
+                # The kernel's parent-death signal follows the thread that starts a worker: ask for it only
+                # when that is the main thread (workers are started by submit, in this thread).
+                main = threading.current_thread() is threading.main_thread()
+                self._pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"),
+                                                 initializer=die_with_parent, initargs=(os.getpid(), main))
             futures = [self._pool.submit(fn, item) for item in items]
             for fut in as_completed(futures):
                 yield fut.result()
@@ -93,9 +109,10 @@ class DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        client, cluster, self.cluster = self.client, self.cluster, None
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], desc: str = "clips") -> Iterator[Any]:
         from distributed import as_completed as dask_completed

@@ -9,14 +9,18 @@ from pathlib import Path
 
 def cmd_run(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.executors import make_executor
+    from forgebench.benchmarks.lifetime import signals_as_interrupt
+    from forgebench.benchmarks.runlock import run_lock
     from forgebench.benchmarks.runner import RunOptions, run_benchmark
     from forgebench.benchmarks.spec import load_spec
 
     spec = load_spec(args.spec, roots=args.root)
-    executor = make_executor(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler, progress=True)
-    options = RunOptions(real_dirs=[Path(p) for p in args.real], allow_commands=args.allow_commands,
-                         executor=executor, device=args.device, epochs=args.epochs)
-    run = run_benchmark(spec, args.output, options)
+    # The lock first (a busy folder stops before any worker starts); SIGTERM/SIGHUP stop the workers like Ctrl-C.
+    with signals_as_interrupt(), run_lock(args.output), \
+            make_executor(jobs=args.jobs, workers=args.workers, scheduler=args.scheduler, progress=True) as executor:
+        options = RunOptions(real_dirs=[Path(p) for p in args.real], allow_commands=args.allow_commands,
+                             executor=executor, device=args.device, epochs=args.epochs)
+        run = run_benchmark(spec, args.output, options)
     return report_run(run)
 
 

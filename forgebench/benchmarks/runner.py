@@ -298,8 +298,15 @@ def stage_report(run: Run) -> str:
 
 
 def run_benchmark(spec, run_dir: str | Path, options: RunOptions | None = None) -> Run:
-    """Run every stage of ``spec`` in ``run_dir`` (resuming what is done); return the run."""
+    """Run every stage of ``spec`` in ``run_dir`` (resuming what is done, holding the folder's lock); return the run."""
+    from forgebench.benchmarks.runlock import run_lock
+
     options = options or RunOptions()
+    with run_lock(run_dir):
+        return _run_stages(spec, run_dir, options)
+
+
+def _run_stages(spec, run_dir: str | Path, options: RunOptions) -> Run:
     run = Run(spec, run_dir, options)
     base = (spec.spec_hash(), [str(p) for p in options.real_dirs], __version__)
     corpus_ok = run.stage("corpus", _key("corpus", base), lambda: stage_corpus(run))

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from forgebench.atomic import PARTIAL_MARK, atomic_output
+from forgebench.benchmarks.lifetime import run_command
 from forgebench.errors import DiskFullError, ForgebenchError, InputError, is_disk_full
 from forgebench.paths import sha256_file
 
@@ -148,9 +149,11 @@ def _command(row: dict, run_dir: Path, out: Path, allow_commands: bool) -> None:
         values["out"] = str(tmp)
         cmd = [part.format(**values) for part in task["cmd"]]
         try:
-            proc = subprocess.run(cmd, cwd=task["cwd"], timeout=task["timeout"], capture_output=True, text=True)
-        except FileNotFoundError:
-            raise InputError(f"command {cmd[0]!r} not found: install it or fix the spec's cmd") from None
+            # Its own process group under a guard: the command and its children die with this worker.
+            proc = run_command(cmd, cwd=task["cwd"], timeout=task["timeout"])
+        except FileNotFoundError as exc:
+            raise InputError(f"command {cmd[0]!r} cannot be started ({exc.strerror}): install it or fix the "
+                             "spec's cmd") from None
         except subprocess.TimeoutExpired:
             raise InputError(f"command timed out after {task['timeout']:g} s: raise params.timeout") from None
         if proc.returncode != 0:
