@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from forgebench.benchmarks.build import build_corpus
-from forgebench.benchmarks.manifest import read_manifest
 from forgebench.benchmarks.runlock import LOCK_NAME, RunBusyError, read_owner
 from forgebench.benchmarks.spec import load_spec
+from forgebench.manifest import read_manifest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists processes through /proc")
 
@@ -33,7 +33,7 @@ here, seed, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 run = os.path.dirname(os.path.dirname(os.path.dirname(out)))  # out is RUN/clips/ab/.id.partial.mp4
 # Slow once three clips are finished (while the flag exists): the build is then mid-way, both workers busy.
 slow = os.path.exists(os.path.join(here, "slow")) and len(glob.glob(os.path.join(run, "clips", "*", "*.json"))) >= 3
-child = subprocess.Popen([sys.executable, "-I", "-S", "-c", "import time; time.sleep(600)"])  # a grandchild of the guard
+child = subprocess.Popen([sys.executable, "-I", "-S", "-c", "import time; time.sleep(600)"])  # grandchild
 for pid, role in ((os.getpid(), "cmd"), (child.pid, "grandchild")):
     with open(os.path.join(here, "pids", f"{role}-{'slow' if slow else 'fast'}-{pid}"), "w") as f:
         f.write(str(pid))
