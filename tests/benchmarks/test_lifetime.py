@@ -23,6 +23,7 @@ import pytest
 from forgebench.benchmarks.build import build_corpus
 from forgebench.benchmarks.runlock import LOCK_NAME, RunBusyError, read_owner
 from forgebench.benchmarks.spec import load_spec
+from forgebench.cli import main
 from forgebench.manifest import read_manifest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists processes through /proc")
@@ -187,11 +188,10 @@ def test_killed_pool_build_leaves_no_process_and_a_locked_folder_stops_a_second_
     _wait_for(slow, 240, "both workers to be busy", proc)
     # A second build of the same folder stops with one line and writes nothing.
     before = snapshot(run)
-    second = subprocess.run([sys.executable, "-m", "forgebench", "corpus", "build", str(world / "spec.yaml"),
-                             "-o", str(run), "-j", "1"], capture_output=True, text=True,
-                            env=ENV)
-    assert second.returncode == RunBusyError.exit_code, second.stderr
-    lines = second.stderr.strip().splitlines()
+    capfd.readouterr()
+    code = main(["corpus", "build", str(world / "spec.yaml"), "-o", str(run), "-j", "1"])  # the command, in process
+    assert code == RunBusyError.exit_code
+    lines = capfd.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"forgebench: error: {run} is being written by pid {proc.pid} ")
     assert "wait for it or stop it" in lines[0]
     assert snapshot(run) == before
