@@ -7,11 +7,11 @@ import importlib
 
 # (module, function adding a subcommand to the bench group)
 BENCHES = (
-    ("forgebench.generator.bench", "add_bench_generate"),
+    ("forgebench.generator.commands", "add_bench_generate"),
     ("forgebench.generator.motion.diffusion.commands", "add_bench_motion"),
     ("forgebench.provenance.commands", "register_bench"),
-    ("forgebench.metrics.bench", "add_bench_metrics"),
-    ("forgebench.metrics.bench_lipsync", "add_bench_lipsync"),
+    ("forgebench.metrics.commands", "add_bench_metrics"),
+    ("forgebench.metrics.commands", "add_bench_lipsync"),
     ("forgebench.benchmarks.commands", "add_bench_corpus"),
     ("forgebench.detectors.commands", "add_bench_preprocess"),
 )

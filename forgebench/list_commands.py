@@ -9,8 +9,8 @@ import importlib
 # "module:function" to call)
 REGISTRIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "motion": ("forgebench.generator.motion", "motion_registry", ()),
-    "metrics": ("forgebench.metrics.base", "metric_registry", ("forgebench.metrics:load_metrics",)),
-    "detectors": ("forgebench.detectors.base", "detector_registry", ("forgebench.detectors",)),
+    "metrics": ("forgebench.metrics.base", "metric_registry", ()),
+    "detectors": ("forgebench.detectors.base", "detector_registry", ()),
     "perturbations": ("forgebench.benchmarks.perturb", "perturbation_registry", ()),
     "datasets": ("forgebench.benchmarks.datasets", "dataset_registry", ()),
 }

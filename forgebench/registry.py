@@ -39,12 +39,26 @@ class Registry(Generic[T]):
     Args:
         kind: what is registered, used in messages ("detector", "metric", ...).
         base: every registered class must subclass it.
+        load: optional function that imports the modules whose classes register themselves; it runs once,
+            on the first lookup, so that importing a part (as the command line does to build its options)
+            does not import every implementation and its heavy libraries.
     """
 
-    def __init__(self, kind: str, base: type) -> None:
+    def __init__(self, kind: str, base: type, load: Callable[[], object] | None = None) -> None:
         self.kind = kind
         self.base = base
         self._entries: dict[str, type[T]] = {}
+        self._load = load
+
+    def _loaded(self) -> dict[str, type[T]]:
+        if self._load is not None:
+            load, self._load = self._load, None
+            try:
+                load()
+            except BaseException:
+                self._load = load  # a failed import is retried (and fails loudly) on the next lookup
+                raise
+        return self._entries
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
         """Class decorator: ``@registry.register("name")``."""
@@ -63,7 +77,7 @@ class Registry(Generic[T]):
     def get(self, name: str) -> type[T]:
         """The class registered as ``name``; an :class:`UnknownNameError` suggests close names."""
         try:
-            return self._entries[name]
+            return self._loaded()[name]
         except KeyError:
             close = difflib.get_close_matches(name, self._entries, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -76,13 +90,13 @@ class Registry(Generic[T]):
         return self.get(name)(**params)
 
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        return sorted(self._loaded())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._loaded()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._loaded())

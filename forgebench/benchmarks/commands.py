@@ -101,9 +101,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cp.set_defaults(func=lambda args: cp.print_help() or 1)
 
 
-def add_bench_corpus(bench_subparsers: argparse._SubParsersAction) -> None:
+def _cmd_bench_corpus(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.bench import cmd_bench_corpus
 
+    return cmd_bench_corpus(args)
+
+
+def add_bench_corpus(bench_subparsers: argparse._SubParsersAction) -> None:
     p = bench_subparsers.add_parser(
         "corpus", help="corpus throughput: clips per hour (5 s clips, 256 and 512 px) and Dask 1 vs 2 workers",
         description="Builds small throw-away corpora of 5 s procedural clips in a temporary folder and reports "
@@ -115,4 +119,4 @@ def add_bench_corpus(bench_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local processes (default CPU count)")
     p.add_argument("--no-dask", action="store_true", help="skip the Dask 1 vs 2 worker measurement")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.set_defaults(func=cmd_bench_corpus)
+    p.set_defaults(func=_cmd_bench_corpus)

@@ -1,10 +1,33 @@
 """Forensic detectors: a registry of classifiers with one shared, honest evaluation.
 
-Importing this package registers the baselines (``forgebench list detectors`` prints them).
+Each baseline is one module that registers itself on import; :data:`DETECTOR_MODULES` lists them and
+:func:`load_detectors` imports them, which the registry does on its first lookup
+(``forgebench list detectors`` prints them). Importing this package stays light (no torch, no pandas),
+so that the command line builds its options quickly.
 """
 
-# Registration happens at import; each baseline is one module.
-from forgebench.detectors import avsync, dynamics, meso, provenance, spectrum, timm_models  # noqa: E402,F401
-from forgebench.detectors.base import ClipSet, Detector, detector_registry, register_detector
+from __future__ import annotations
 
-__all__ = ["ClipSet", "Detector", "detector_registry", "register_detector"]
+import importlib
+
+# The modules that register detectors (add a new detector's module here).
+DETECTOR_MODULES: tuple[str, ...] = ("avsync", "dynamics", "meso", "provenance", "spectrum", "timm_models")
+
+__all__ = ["ClipSet", "DETECTOR_MODULES", "Detector", "detector_registry", "load_detectors", "register_detector"]
+
+
+def load_detectors() -> list[str]:
+    """Import every detector module (they register on import); return the detector names."""
+    for name in DETECTOR_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
+    from forgebench.detectors.base import detector_registry
+
+    return detector_registry.names()
+
+
+def __getattr__(name: str):  # PEP 562: the base classes load on first use
+    if name in ("ClipSet", "Detector", "detector_registry", "register_detector"):
+        from forgebench.detectors import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -288,7 +288,13 @@ def _coerce(value: Any, kind: type) -> Any:
     raise TypeError(value)
 
 
-detector_registry: Registry[Detector] = Registry("detector", Detector)
+def _load_detectors() -> None:
+    from forgebench.detectors import load_detectors
+
+    load_detectors()
+
+
+detector_registry: Registry[Detector] = Registry("detector", Detector, load=_load_detectors)
 
 
 def register_detector(name: str):

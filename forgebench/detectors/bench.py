@@ -174,23 +174,8 @@ def bench_preprocess(video: str | Path, n_frames: int = 100, frame_size: int | N
             "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
-def _cmd(args: argparse.Namespace) -> int:
+def cmd_bench_preprocess(args: argparse.Namespace) -> int:
     for video in args.videos:
         print(json.dumps(bench_preprocess(video, args.frames, args.frame_size or None, args.crop, args.chunk,
                                           args.threads)))
     return 0
-
-
-def add_parser(bench_subparsers: argparse._SubParsersAction) -> None:
-    p = bench_subparsers.add_parser(
-        "preprocess", help="face detect + landmarks + align per frame: forgebench (MediaPipe mesh) vs dlib",
-        description="Times both preprocessing pipelines on the same decoded frames (decoding excluded, "
-                    "timed separately; the load average is printed because the machine may be shared).")
-    p.add_argument("videos", nargs="+", help="video files with a face")
-    p.add_argument("--frames", type=int, default=100, help="frames per video (default 100)")
-    p.add_argument("--frame-size", type=int, default=512, help="resize frames to this square size first (0: keep)")
-    p.add_argument("--crop", type=int, default=256, help="aligned crop side (default 256)")
-    p.add_argument("--chunk", type=int, default=10, help="frames per pipeline turn when interleaving (default 10)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="LiteRT interpreter threads of the forgebench tracker (default 1: one core, as dlib)")
-    p.set_defaults(func=_cmd)

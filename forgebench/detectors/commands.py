@@ -160,13 +160,10 @@ def write_frame_plot(frames, score: float, threshold: float, name: str, path: Pa
 
 
 def add_train_detector(train_subparsers: argparse._SubParsersAction) -> None:
-    from forgebench.detectors import detector_registry
-
     p = train_subparsers.add_parser(
         "detector", help="train a forensic detector on a corpus manifest",
-        description="Fit on the train split; early stopping, checkpoint and threshold choice use val only. "
-                    f"Detectors: {', '.join(detector_registry.names())}.")
-    p.add_argument("name", help="registered detector name")
+        description="Fit on the train split; early stopping, checkpoint and threshold choice use val only.")
+    p.add_argument("name", help="registered detector name ('forgebench list detectors' prints them)")
     _common(p)
     p.add_argument("--out", required=True, help="folder for config.json, weights.safetensors and train_log.csv")
     p.set_defaults(func=_cmd_train)
@@ -197,10 +194,25 @@ def add_eval_detector(eval_subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_cmd_cross)
 
 
-def add_bench_preprocess(bench_subparsers: argparse._SubParsersAction) -> None:
-    from forgebench.detectors.bench import add_parser
+def _cmd_bench_preprocess(args: argparse.Namespace) -> int:
+    from forgebench.detectors.bench import cmd_bench_preprocess
 
-    add_parser(bench_subparsers)
+    return cmd_bench_preprocess(args)
+
+
+def add_bench_preprocess(bench_subparsers: argparse._SubParsersAction) -> None:
+    p = bench_subparsers.add_parser(
+        "preprocess", help="face detect + landmarks + align per frame: forgebench (MediaPipe mesh) vs dlib",
+        description="Times both preprocessing pipelines on the same decoded frames (decoding excluded, "
+                    "timed separately; the load average is printed because the machine may be shared).")
+    p.add_argument("videos", nargs="+", help="video files with a face")
+    p.add_argument("--frames", type=int, default=100, help="frames per video (default 100)")
+    p.add_argument("--frame-size", type=int, default=512, help="resize frames to this square size first (0: keep)")
+    p.add_argument("--crop", type=int, default=256, help="aligned crop side (default 256)")
+    p.add_argument("--chunk", type=int, default=10, help="frames per pipeline turn when interleaving (default 10)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="LiteRT interpreter threads of the forgebench tracker (default 1: one core, as dlib)")
+    p.set_defaults(func=_cmd_bench_preprocess)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

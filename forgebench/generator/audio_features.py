@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d
 
 from forgebench.errors import InputError
 
@@ -332,6 +331,8 @@ def extract_audio_features_window(
     # edges, and inside the clip the margin keeps every used window inside [e0, e1).
     energy = m["energy"]
     smooth = np.convolve(np.pad(energy, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    from scipy.ndimage import minimum_filter1d  # here: importing this module stays light for the CLI
+
     noise = np.minimum(minimum_filter1d(smooth, 2 * wv + 1, mode="nearest"), cfg.vad_noise_cap_db)
     active = energy > np.maximum(cfg.vad_floor_db, noise + cfg.vad_margin_db)
     held = active.copy()

@@ -126,18 +126,3 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
         with atomic_output(args.output) as tmp:
             tmp.write_text(json.dumps(res, indent=2))
     return 0
-
-
-def add_bench_generate(bench: argparse._SubParsersAction) -> None:
-    p = bench.add_parser("generate", help="generator speed per stage and end to end",
-                         description="Frames per second of each generator stage, end to end, and first-frame "
-                                     "latency, on this machine. Reports numbers; asserts nothing.")
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic speech-like audio")
-    p.add_argument("--preset", default="veryfast", help="x264 preset")
-    p.add_argument("--motion", default="procedural")
-    p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")
-    p.add_argument("--audio", type=Path, help="speech (default: synthetic speech-like audio)")
-    p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
-    p.set_defaults(func=cmd_bench_generate)

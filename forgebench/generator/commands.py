@@ -212,3 +212,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--real", action="append", default=[], metavar="DIR",
                    help="real talking-face videos (generic folder layout): the benchmark then does real vs fake")
     q.set_defaults(func=cmd_quickstart)
+
+
+def _cmd_bench_generate(args: argparse.Namespace) -> int:
+    from forgebench.generator.bench import cmd_bench_generate
+
+    return cmd_bench_generate(args)
+
+
+def add_bench_generate(bench: argparse._SubParsersAction) -> None:
+    p = bench.add_parser("generate", help="generator speed per stage and end to end",
+                         description="Frames per second of each generator stage, end to end, and first-frame "
+                                     "latency, on this machine. Reports numbers; asserts nothing.")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic speech-like audio")
+    p.add_argument("--preset", default="veryfast", help="x264 preset")
+    p.add_argument("--motion", default="procedural")
+    p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")
+    p.add_argument("--audio", type=Path, help="speech (default: synthetic speech-like audio)")
+    p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
+    p.set_defaults(func=_cmd_bench_generate)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from forgebench.errors import InputError, NoFaceError
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from forgebench.atomic import check_writable
     from forgebench.media.analyze import analyze_video
     from forgebench.media.video import probe_video

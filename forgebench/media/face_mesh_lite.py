@@ -42,9 +42,11 @@ EYE_OUTER_LEFT, EYE_OUTER_RIGHT = 33, 263
 
 def landmark_model_path() -> Path:
     """The plain face-landmark network shipped inside the mediapipe wheel."""
-    import importlib.resources
+    import importlib.util
 
-    path = Path(str(importlib.resources.files("mediapipe") / LANDMARK_MODEL))
+    spec = importlib.util.find_spec("mediapipe")  # finds the wheel without importing it
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0] if folders else ".") / LANDMARK_MODEL
     if not path.is_file():
         raise InputError(f"mediapipe's face landmark model is missing ({path}): reinstall mediapipe==0.10.21")
     return path

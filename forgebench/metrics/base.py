@@ -105,5 +105,11 @@ class Metric:
         return copy.deepcopy(self)
 
 
-metric_registry: Registry[Metric] = Registry("metric", Metric)
+def _load_metrics() -> None:
+    from forgebench.metrics import load_metrics
+
+    load_metrics()
+
+
+metric_registry: Registry[Metric] = Registry("metric", Metric, load=_load_metrics)
 register_metric = metric_registry.register

@@ -193,7 +193,7 @@ def run_metrics_bench(
         return result
 
 
-def _cmd(args: argparse.Namespace) -> int:
+def cmd_bench_metrics(args: argparse.Namespace) -> int:
     from forgebench.weights import require_weights
 
     require_weights("fid_inception")  # one-line fix if missing, before any work
@@ -213,34 +213,3 @@ def _cmd(args: argparse.Namespace) -> int:
         )
         print(f"  speed-up {r['speedup']:.2f}x, relative difference {r['rel_diff']:.2e}")
     return 0
-
-
-def add_bench_metrics(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Add ``metrics`` to the ``forgebench bench`` group."""
-    p = bench_subparsers.add_parser(
-        "metrics",
-        help="time FID against the stock pytorch-fid CLI at equal value",
-        description=(
-            "Times forgebench's FID and the stock 'python -m pytorch_fid' CLI side by side on the same two "
-            "folders of PNG frames with the same weights, and prints both times and both values. "
-            "Needs 'forgebench weights fetch fid_inception'."
-        ),
-    )
-    p.add_argument("--frames", type=int, default=1000, help="frames per set (default 1000)")
-    p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
-    p.add_argument(
-        "--videos",
-        nargs="+",
-        type=Path,
-        metavar="VIDEO",
-        help="take frames from videos: the first fills set A, the others set B (default: synthetic)",
-    )
-    p.add_argument(
-        "--dirs",
-        nargs=2,
-        type=Path,
-        metavar="DIR",
-        help="score two existing folders of PNG frames as they are (overrides --frames/--size/--videos)",
-    )
-    p.add_argument("--skip-stock", action="store_true", help="time forgebench only")
-    p.set_defaults(func=_cmd)

@@ -161,7 +161,7 @@ def _reference_net() -> torch.nn.Module:
     return load_syncnet(require_weights(WEIGHTS_NAME))
 
 
-def _run(args: argparse.Namespace) -> int:
+def cmd_bench_lipsync(args: argparse.Namespace) -> int:
     report = bench_lipsync(args.video, args.seconds, args.threads, args.repeats)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -175,19 +175,3 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def add_bench_lipsync(bench_subparsers: argparse._SubParsersAction) -> None:
-    """Add ``lipsync`` to the ``forgebench bench`` group."""
-    p = bench_subparsers.add_parser(
-        "lipsync",
-        help="LSE-C/D speed: ours vs syncnet-python's evaluation on the same crops",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--video", type=Path, default=None, help="a talking-face video with audio (default: synthetic)")
-    p.add_argument("--seconds", type=float, default=10.0, help="seconds of video to score (default 10)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads for both sides (default 2)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs of each side, alternating (default 3)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=_run)

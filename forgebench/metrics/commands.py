@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from forgebench.errors import InputError
 
@@ -60,3 +61,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="scores.parquet", help="per-clip output table")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_score)
+
+
+def _cmd_bench_lipsync(args: argparse.Namespace) -> int:
+    from forgebench.metrics.bench_lipsync import cmd_bench_lipsync
+
+    return cmd_bench_lipsync(args)
+
+
+def add_bench_lipsync(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lipsync`` to the ``forgebench bench`` group (the benchmark is :mod:`forgebench.metrics.bench_lipsync`)."""
+    p = bench_subparsers.add_parser(
+        "lipsync",
+        help="LSE-C/D speed: ours vs syncnet-python's evaluation on the same crops",
+        description=(
+            "LSE-C/D speed, ours vs syncnet-python's evaluation, side by side. Both sides get the same MediaPipe "
+            "face track and crop geometry; the clock covers what each does after tracking (the reference: crops "
+            "written as images plus a 16 kHz WAV, then SyncNetInstance.evaluate; ours: clip_sync_scores "
+            "uncached). The sides alternate --repeats times after an untimed warm-up; the report gives the "
+            "median of each, their ratio and the load average. Without imported syncnet_v2 weights both use "
+            "the same random weights (speed does not depend on them). Tracking is timed separately."
+        ),
+    )
+    p.add_argument("--video", type=Path, default=None, help="a talking-face video with audio (default: synthetic)")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds of video to score (default 10)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads for both sides (default 2)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs of each side, alternating (default 3)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_bench_lipsync)
+
+
+def _cmd_bench_metrics(args: argparse.Namespace) -> int:
+    from forgebench.metrics.bench import cmd_bench_metrics
+
+    return cmd_bench_metrics(args)
+
+
+def add_bench_metrics(bench_subparsers: argparse._SubParsersAction) -> None:
+    """Add ``metrics`` to the ``forgebench bench`` group."""
+    p = bench_subparsers.add_parser(
+        "metrics",
+        help="time FID against the stock pytorch-fid CLI at equal value",
+        description=(
+            "Times forgebench's FID and the stock 'python -m pytorch_fid' CLI side by side on the same two "
+            "folders of PNG frames with the same weights, and prints both times and both values. "
+            "Needs 'forgebench weights fetch fid_inception'."
+        ),
+    )
+    p.add_argument("--frames", type=int, default=1000, help="frames per set (default 1000)")
+    p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
+    p.add_argument(
+        "--videos",
+        nargs="+",
+        type=Path,
+        metavar="VIDEO",
+        help="take frames from videos: the first fills set A, the others set B (default: synthetic)",
+    )
+    p.add_argument(
+        "--dirs",
+        nargs=2,
+        type=Path,
+        metavar="DIR",
+        help="score two existing folders of PNG frames as they are (overrides --frames/--size/--videos)",
+    )
+    p.add_argument("--skip-stock", action="store_true", help="time forgebench only")
+    p.set_defaults(func=_cmd_bench_metrics)

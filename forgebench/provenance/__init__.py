@@ -5,9 +5,21 @@
 robustness attacks and the benchmark in :mod:`.attacks` / :mod:`.bench`. See ``docs/provenance.md``.
 """
 
-from forgebench.provenance.ecc import BCHCode, DecodeError, Payload
-from forgebench.provenance.metadata import provenance_metadata, read_provenance, sha256_file
-from forgebench.provenance.watermark import DEFAULT_KEY, EmbedPlan, Watermarker, WatermarkReport
+from __future__ import annotations
 
-__all__ = ["BCHCode", "DecodeError", "Payload", "provenance_metadata", "read_provenance", "sha256_file",
-           "DEFAULT_KEY", "EmbedPlan", "Watermarker", "WatermarkReport"]
+import importlib
+
+# name -> the module that defines it; imported on first use (PEP 562), so that the command line
+# can import provenance.commands without loading OpenCV and SciPy.
+_EXPORTS = {
+    "BCHCode": "ecc", "DecodeError": "ecc", "Payload": "ecc",
+    "provenance_metadata": "metadata", "read_provenance": "metadata", "sha256_file": "metadata",
+    "DEFAULT_KEY": "watermark", "EmbedPlan": "watermark", "Watermarker": "watermark", "WatermarkReport": "watermark",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy import stats
 
 from forgebench.errors import InputError
 from forgebench.provenance.ecc import PAYLOAD_BITS, BCHCode, DecodeError, Payload
@@ -254,6 +253,8 @@ class Watermarker:
 
     def _best_hypothesis(self, diff: np.ndarray) -> tuple[float, float, np.ndarray, float]:
         """(log chi-square p, scale, z [n_bits], statistic) of the best crop hypothesis for one image."""
+        from scipy import stats  # here: embedding (every generated video) does not need it
+
         best = None
         for scale in self.scales:
             z, count = self._soft_bits(*self._chip_image(diff, scale))

@@ -64,3 +64,23 @@ def test_default_keeps_the_478_point_api():
         faces = tracker.detect(img)
         assert len(faces) == 1 and faces[0].points.shape == (N_POINTS_REFINED, 3)
         np.testing.assert_allclose(tracker(img), tracker(img), atol=2.0)  # tracking mode, still frame
+
+
+def test_mediapipe_loads_without_matplotlib_and_leaves_the_real_one_importable():
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from forgebench.media.face_mesh import import_mediapipe\n"
+        "mp = import_mediapipe()\n"
+        "before = 'matplotlib.pyplot' in sys.modules or 'matplotlib' in sys.modules\n"
+        "import matplotlib.pyplot as plt\n"
+        "from mediapipe.python.solutions import drawing_utils\n"
+        "print(json.dumps([before, callable(plt.figure), drawing_utils.plt.figure is plt.figure,"
+        " hasattr(mp.solutions, 'face_mesh')]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [False, True, True, True]

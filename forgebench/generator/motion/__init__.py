@@ -1,29 +1,21 @@
-"""Motion generators: audio features + source state -> MotionTrack, chosen by name from :data:`motion_registry`."""
+"""Motion generators: audio features + source state -> MotionTrack, chosen by name from :data:`motion_registry`.
+
+Importing this package is light (no numpy): the names below load on first use (PEP 562), and the
+registry imports the built-in generators (:mod:`.builtin`) on its first lookup.
+"""
 
 from __future__ import annotations
 
-from forgebench.generator.motion.base import MotionGenerator, SourceState, motion_registry, register_motion
-from forgebench.generator.motion.procedural import ProceduralConfig, ProceduralMotion
+import importlib
+
+_EXPORTS = {
+    "MotionGenerator": "base", "SourceState": "base", "motion_registry": "base", "register_motion": "base",
+    "ProceduralConfig": "procedural", "ProceduralMotion": "procedural",
+}
+__all__ = sorted(_EXPORTS)
 
 
-@register_motion("diffusion")
-class LazyDiffusionMotion(MotionGenerator):
-    """Diffusion-transformer motion. ``checkpoint``: a folder from ``forgebench train motion`` (default: shipped).
-
-    Registered through this proxy so that naming the registry does not import torch;
-    building it returns a :class:`forgebench.generator.motion.diffusion.DiffusionMotion`.
-    """
-
-    def __new__(cls, **params: object) -> MotionGenerator:  # type: ignore[misc]
-        from forgebench.generator.motion.diffusion import DiffusionMotion
-
-        return DiffusionMotion(**params)
-
-__all__ = [
-    "MotionGenerator",
-    "ProceduralConfig",
-    "ProceduralMotion",
-    "SourceState",
-    "motion_registry",
-    "register_motion",
-]
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,5 +78,9 @@ class MotionGenerator:
         return self.generate(features, source, seed, **controls).slice(start, stop)
 
 
-motion_registry: Registry[MotionGenerator] = Registry("motion generator", MotionGenerator)
+def _load_builtin() -> None:
+    import forgebench.generator.motion.builtin  # noqa: F401  (registers procedural and diffusion)
+
+
+motion_registry: Registry[MotionGenerator] = Registry("motion generator", MotionGenerator, load=_load_builtin)
 register_motion = motion_registry.register

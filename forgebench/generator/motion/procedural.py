@@ -31,7 +31,6 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
-from scipy.signal import find_peaks, lfilter
 
 from forgebench.errors import InputError
 from forgebench.generator.audio_features import AudioFeatures
@@ -86,6 +85,8 @@ def _smooth(x: np.ndarray, tau_s: float, fps: float, order: int = 2) -> np.ndarr
     Two poles per direction is a critically damped 2nd-order system; each pass starts at rest on its
     first sample, so a constant input stays exactly constant.
     """
+    from scipy.signal import lfilter  # here, not at import: the command line lists this module's options fast
+
     if len(x) == 0 or tau_s <= 0:
         return x.astype(np.float64)
     a = math.exp(-1.0 / (tau_s * fps))
@@ -270,6 +271,8 @@ class ProceduralMotion(MotionGenerator):
         # Nods (pitch > 0 is chin down) on prominent energy peaks during speech: stressed syllables.
         syllables = _smooth(np.where(features.voiced, features.energy, loud - 60.0), 0.05, fps)
         # wlen keeps prominence local (+-1 s), so a window of the clip finds the same peaks.
+        from scipy.signal import find_peaks
+
         peaks, props = find_peaks(syllables, prominence=6.0, distance=max(1, int(0.35 * fps)), wlen=2 * round(fps) + 1)
         nods = np.zeros(n)
         half = max(1, round(0.2 * fps))
