@@ -43,7 +43,7 @@ from forgebench.errors import DiskFullError, InputError, is_disk_full
 from forgebench.manifest import COLUMNS, MANIFEST_NAME, write_manifest
 
 EXTRA_COLUMNS = {"donor_id": "string", "synthetic_variant": "bool", "official_split": "string",
-                 "av_label": "string", "parent": "string"}
+                 "av_label": "string", "parent": "string", "origin": "string"}
 
 
 @dataclass
@@ -130,10 +130,11 @@ def _build(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | Non
     with atomic_output(run / "spec.yaml") as tmp:
         tmp.write_text(spec_yaml(spec), encoding="utf-8")
     check_generators(spec)
-    needs_inputs = any(g.kind != "folder" for g in spec.generators)
-    idents = inputs_mod.identities(spec, run) if needs_inputs else []
-    audios = inputs_mod.speech(spec, run) if needs_inputs else []
-    rows = plan(spec, idents, audios, scan_real(spec, list(real_dirs or [])))
+    needs_inputs = any(g.kind in ("forgebench", "command") for g in spec.generators)
+    real = scan_real(spec, list(real_dirs or []))
+    idents = inputs_mod.identities(spec, run, real) if needs_inputs else []
+    audios = inputs_mod.speech(spec, run, real) if needs_inputs else []
+    rows = plan(spec, idents, audios, real)
     log(f"planned {len(rows)} rows ({len(idents)} identities, {len(audios)} speech tracks)")
 
     executor = executor or LocalExecutor(1, progress=progress)

@@ -67,12 +67,18 @@ def builtin_variant(image: np.ndarray, variant: str) -> np.ndarray:
     return np.clip(f * np.array(gains, np.float32) + 0.5, 0, 255).astype(np.uint8)
 
 
-def identities(spec: Spec, run_dir: Path) -> list[InputItem]:
-    """Materialise every identity in the spec; ids are unique or the spec is refused."""
+def identities(spec: Spec, run_dir: Path, real_clips: list | None = None) -> list[InputItem]:
+    """Materialise every identity in the spec; ids are unique or the spec is refused.
+
+    ``real_clips``: the spec's real clips (its ``real:`` sources and ``--real`` folders), read by
+    ``identities.from_real``.
+    """
     from forgebench.media.image import load_image
 
     out: list[InputItem] = []
     ids = spec.identities
+    if ids is None:
+        return out
     if ids.builtin is not None:
         from forgebench.generator.defaults import default_portrait
 
@@ -94,47 +100,94 @@ def identities(spec: Spec, run_dir: Path) -> list[InputItem]:
             rel = f"inputs/identities/portrait-{p.stem}.npy"
             _, h = _store(run_dir, rel, lambda p=p: load_image(p))
             out.append(InputItem(f"portrait-{p.stem}", f"portrait:{p.stem}", rel, h))
+    size = spec.normalize.size if spec.normalize is not None else None
     for src in ids.video_frames:
-        out.extend(_video_frame_identities(src, run_dir))
-    dup = {i.id for i in out if [j.id for j in out].count(i.id) > 1}
-    if dup:
-        raise InputError(f"identity id {sorted(dup)[0]!r} appears twice in the spec: rename one of the files")
-    return out
+        from forgebench.benchmarks.datasets import scan_dataset
+
+        out.extend(_video_frame_identities(scan_dataset(src.adapter, src.path, **src.params), src, run_dir, size))
+    if ids.from_real is not None:
+        out.extend(_video_frame_identities(list(real_clips or []), ids.from_real, run_dir, size))
+    seen: dict[str, InputItem] = {}
+    for item in out:
+        if item.id in seen and seen[item.id].sha256 != item.sha256:
+            raise InputError(f"identity id {item.id!r} appears twice in the spec with different images: rename one "
+                             "of the files")
+        seen[item.id] = item
+    return list(seen.values())  # the same portrait listed twice (e.g. video_frames and from_real) counts once
 
 
-def _video_frame_identities(src, run_dir: Path) -> list[InputItem]:
-    """One frame (at ``src.at`` of the duration) of the first readable real clip of each identity in a dataset."""
-    from forgebench.benchmarks.datasets import scan_dataset
+def _safe(source_id: str) -> str:
+    return source_id.replace(":", "-").replace("/", "-")
+
+
+def _portrait(path: str, opts, size: int | None) -> np.ndarray:
+    """The frame at ``opts.at`` of the clip, framed like ``normalize`` frames clips when ``opts.crop == 'face'``."""
     from forgebench.media.video import iter_frames, probe_video
 
-    out, seen = [], set()
-    for clip in scan_dataset(src.adapter, src.path, **src.params):
-        if clip.label != "real" or clip.source_id in seen:
-            continue
-        try:
-            info = probe_video(clip.path)
-            target = int(src.at * max(info.n_frames - 1, 0))
+    target = int(opts.at * max(probe_video(path).n_frames - 1, 0))
+    frame = None
+    for t, frame in enumerate(iter_frames(path)):
+        if t >= target:
+            break
+    if opts.crop == "face":
+        from forgebench.benchmarks.framing import crop_square, image_square
 
-            def make(path=clip.path, target=target):
-                for t, frame in enumerate(iter_frames(path)):
-                    if t >= target:
-                        return frame
-                return frame
-            safe = clip.source_id.replace(":", "-").replace("/", "-")
-            rel = f"inputs/identities/frame-{safe}.npy"
-            _, h = _store(run_dir, rel, make)
-        except ForgebenchError:
-            continue  # a corrupt clip gives no identity; the clip itself is listed as failed by the builder
-        seen.add(clip.source_id)
-        out.append(InputItem(f"frame-{safe}", clip.source_id, rel, h))
+        sq = image_square(frame, opts.face_scale, what=f"frame {target} of {path}")
+        frame = crop_square(frame, sq, size or sq.side)
+    return frame
+
+
+def _video_frame_identities(clips: list, opts, run_dir: Path, size: int | None) -> list[InputItem]:
+    """``opts.per_identity`` portraits of each real identity among ``clips``.
+
+    A person's clips are taken in path order (deterministic: the same folder gives the same
+    portraits whatever order the adapter listed them in); portrait k comes from the k-th readable
+    clip, cycling when the person has fewer clips than portraits (then at other points in time).
+    A clip that cannot be read or framed gives no portrait; the next clip is tried.
+    """
+    by_person: dict[str, list[str]] = {}
+    for clip in clips:
+        if clip.label == "real":
+            by_person.setdefault(clip.source_id, []).append(clip.path)
+    out = []
+    tag = "" if opts.crop == "none" else f"-face{opts.face_scale:g}-{size or 0}"
+    for sid in sorted(by_person):
+        paths = sorted(set(by_person[sid]))
+        made, tried = 0, 0
+        while made < opts.per_identity and tried < len(paths) * opts.per_identity:
+            path = paths[tried % len(paths)]
+            round_ = tried // len(paths)
+            tried += 1
+            at = (opts.at + round_ / (opts.per_identity + 1)) % 1.0
+            iid = f"frame-{_safe(sid)}" + (f"-{made}" if opts.per_identity > 1 else "")
+            # The file name carries what made the portrait, so a changed spec never reuses a stale one.
+            key = hashlib.sha256(f"{path}|{at}|{tag}".encode()).hexdigest()[:8]
+            rel = f"inputs/identities/{iid}-{key}.npy"
+            try:
+                _, h = _store(run_dir, rel, lambda p=path, o=opts.model_copy(update={"at": at}): _portrait(p, o, size))
+            except ForgebenchError:
+                continue  # a corrupt or faceless clip gives no portrait; the builder lists the clip as failed
+            out.append(InputItem(iid, sid, rel, h))
+            made += 1
     return out
 
 
-def speech(spec: Spec, run_dir: Path) -> list[InputItem]:
-    """Materialise every speech track (synthetic signals, TTS, audio folders), cut to ``max_seconds``."""
+def speech(spec: Spec, run_dir: Path, real_clips: list | None = None) -> list[InputItem]:
+    """Materialise every speech track (synthetic signals, TTS, audio folders, the real clips' own sound),
+    cut to ``max_seconds``.
+
+    ``speech.from_real`` takes the sound of every real clip in ``real_clips``: one track per clip, or,
+    when ``normalize`` cuts clips into segments, one per segment (the same spans as the real
+    segments, so a person's fakes say what the person says in the real clips). Those tracks carry
+    the clip's ``source_id`` (``pairing: own`` pairs a portrait with its own person's speech). A clip
+    without usable sound gives no track.
+    """
     sp = spec.speech
+    if sp is None:
+        return []
     cut = None if sp.max_seconds is None else int(round(sp.max_seconds * AUDIO_RATE))
     items: list[tuple[str, str, object]] = []  # (id, what determines the samples, maker)
+    owner: dict[str, str] = {}  # track id -> source_id of the person speaking
     if sp.synthetic is not None:
         from forgebench.media.synthetic import speech_like
 
@@ -159,11 +212,45 @@ def speech(spec: Spec, run_dir: Path) -> list[InputItem]:
             raise InputError(f"speech folder {src.path!r} holds no audio ({', '.join(AUDIO_EXT)}): check it")
         for p in files:
             items.append((f"audio-{p.stem}", f"{p}|{p.stat().st_size}", lambda p=p: load_audio(p, AUDIO_RATE)))
+    if sp.from_real is not None:
+        for aid, desc, make, sid in _real_audio(spec, list(real_clips or [])):
+            items.append((aid, desc, make))
+            owner[aid] = sid
     out = []
     for aid, desc, make in items:
         # The file name carries a hash of what made it, so editing a text or max_seconds never reuses stale audio.
         key = hashlib.sha256(f"{desc}|{cut}".encode()).hexdigest()[:8]
         rel = f"inputs/audio/{aid}-{key}.npy"
-        _, h = _store(run_dir, rel, lambda make=make: np.asarray(make(), np.float32)[:cut])
-        out.append(InputItem(aid, "", rel, h))
+        try:
+            _, h = _store(run_dir, rel, lambda make=make: np.asarray(make(), np.float32)[:cut])
+        except ForgebenchError:
+            if aid in owner:
+                continue  # a real clip without usable sound (no track, silent, undecodable) gives no speech
+            raise
+        out.append(InputItem(aid, owner.get(aid, ""), rel, h))
+    return out
+
+
+def _real_audio(spec: Spec, clips: list) -> list[tuple[str, str, object, str]]:
+    """(track id, what determines it, maker, source_id) for each real clip, or each of its segments."""
+    from forgebench.media.audio import load_audio
+    from forgebench.media.video import probe_video
+
+    start0 = spec.speech.from_real.start
+    out = []
+    for clip in sorted((c for c in clips if c.label == "real"), key=lambda c: c.path):
+        spans: list[tuple[float, float | None]] = [(start0, None)]
+        if spec.normalize is not None and spec.normalize.segment_seconds:
+            try:
+                spans = spec.normalize.segments(probe_video(clip.path).duration)
+            except ForgebenchError:
+                continue
+        stem = hashlib.sha256(clip.path.encode()).hexdigest()[:6]
+        for k, (start, seconds) in enumerate(spans):
+            def make(path=clip.path, start=start, seconds=seconds):
+                audio = load_audio(path, AUDIO_RATE)
+                a0 = int(round(start * AUDIO_RATE))
+                return audio[a0:None if seconds is None else a0 + int(round(seconds * AUDIO_RATE))]
+            out.append((f"real-{_safe(clip.source_id)}-{stem}-{k}", f"{clip.path}|{start}|{seconds}", make,
+                        clip.source_id))
     return out

@@ -21,12 +21,13 @@ extra generation loss, which is why ``h264`` level tables start at CRF 30.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from forgebench.benchmarks.framing import DEFAULT_FACE_SCALE, MIN_FOUND, Square, crop_square
 from forgebench.errors import InputError
 from forgebench.media.video import VideoWriter, iter_frames, probe_video, read_metadata
 from forgebench.registry import Registry
@@ -170,15 +171,22 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 def _reencode(src: str | Path, dst: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int,
-              tag: tuple[str, str]) -> Path:
+              tag: tuple[str, str], audio_span: tuple[float, float | None] | None = None) -> Path:
     """Write ``frames`` (made from ``src``) to ``dst`` atomically, with ``src``'s audio and tags plus ``tag``.
 
     H.264 ``veryfast`` with one x264 thread, as the generator writes in a corpus, so the
-    bytes do not depend on the machine.
+    bytes do not depend on the machine. ``audio_span=(start, seconds)`` keeps only that part
+    of the source's audio (a segment; ``seconds=None``: to the end).
     """
     from forgebench.media.audio import load_audio
 
     audio = load_audio(src, 16000) if probe_video(src).has_audio else None
+    if audio is not None and audio_span is not None:
+        a0 = int(round(audio_span[0] * 16000))
+        a1 = None if audio_span[1] is None else a0 + int(round(audio_span[1] * 16000))
+        audio = audio[a0:a1]
+        if audio.size == 0:
+            audio = None
     tags = {k: v for k, v in read_metadata(src).items() if k not in _DROP_TAGS}
     tags[tag[0]] = tag[1]
     writer = None
@@ -219,27 +227,84 @@ def perturb_video(src: str | Path, dst: str | Path, name: str, level: int, seed:
                      ("forgebench_perturbation", f"{name}:{level}:{seed}"))
 
 
+def _resampled(frames: Iterable[np.ndarray], in_fps: float, out_fps: float, start: float = 0.0,
+               seconds: float | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(source index, frame) of the output frames: nearest-frame resampling from ``start`` for ``seconds``.
+
+    Output frame k shows source frame round((start + k / out_fps) * in_fps): frames are dropped or
+    repeated and the duration is kept. ``start=0`` gives the same frames as before segments existed.
+    """
+    offset = start * in_fps
+    n_out = None if seconds is None else max(1, int(round(seconds * out_fps)))
+    written = 0
+    for i, frame in enumerate(frames):
+        while np.floor(offset + written * in_fps / out_fps + 0.5) <= i:
+            if n_out is not None and written >= n_out:
+                return
+            yield i, frame
+            written += 1
+
+
+def clip_square(src: str | Path, crop: str, face_scale: float, start: float = 0.0, seconds: float | None = None,
+                min_found: float = MIN_FOUND) -> Square | None:
+    """The fixed square of the clip (or its segment): the face square for ``crop='face'``, the centre one for
+    ``'centre'``, None for ``'none'`` (the whole frame)."""
+    from forgebench.benchmarks.framing import face_boxes, square_from_boxes, tracked_indices
+
+    info = probe_video(src)
+    if crop == "none":
+        return None
+    if crop == "centre":
+        side = min(info.width, info.height)
+        return Square((info.width - side) // 2, (info.height - side) // 2, side)
+    in_fps = info.fps if info.fps > 0 else 25.0
+    first = int(np.floor(start * in_fps + 0.5))
+    last = info.n_frames if seconds is None else min(info.n_frames, first + max(1, int(round(seconds * in_fps))))
+    pick = set((first + tracked_indices(max(last - first, 1))).tolist())
+
+    def chosen():
+        for i, frame in enumerate(iter_frames(src)):
+            if i in pick:
+                yield frame
+            if i >= max(pick):
+                return
+
+    boxes, n = face_boxes(chosen())
+    where = f"{src}" + (f" (segment at {start:g} s)" if start or seconds else "")
+    return square_from_boxes(boxes, n, info.width, info.height, face_scale, min_found, where)
+
+
+def normalized_frames(src: str | Path, size: int | None = None, fps: float | None = None, crop: str = "centre",
+                      face_scale: float = DEFAULT_FACE_SCALE, start: float = 0.0, seconds: float | None = None,
+                      square: Square | None = None) -> Iterator[np.ndarray]:
+    """Frames of ``src`` framed (``crop``: face / centre square, or the whole frame without ``size``), resized to
+    ``size`` x ``size`` and resampled to ``fps`` from ``start`` for ``seconds``; see :func:`normalize_video`."""
+    info = probe_video(src)
+    in_fps = info.fps if info.fps > 0 else 25.0
+    out_fps = float(fps or in_fps)
+    if size and square is None:
+        square = clip_square(src, crop, face_scale, start, seconds)
+    for _, frame in _resampled(iter_frames(src), in_fps, out_fps, start, seconds):
+        yield crop_square(frame, square, size) if size and square is not None else frame
+
+
 def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, fps: float | None = None,
-                    crf: int = BASE_CRF) -> Path:
+                    crf: int = BASE_CRF, crop: str = "centre", face_scale: float = DEFAULT_FACE_SCALE,
+                    start: float = 0.0, seconds: float | None = None) -> Path:
     """Re-encode ``src`` to ``dst`` (atomically) like forgebench's generated clips, with its audio and tags.
 
-    ``size``: centre-crop to a square and resize to ``size`` x ``size`` (area filter when
-    shrinking); ``fps``: nearest-frame resampling (frames dropped or repeated, duration kept).
+    ``size``: frame the clip on a square and resize it to ``size`` x ``size`` (area filter when
+    shrinking): ``crop='face'`` one fixed square per clip around the tracked face, ``face_scale``
+    times its width (:mod:`~forgebench.benchmarks.framing`; a clip without a face in most frames is
+    an :class:`InputError`), ``crop='centre'`` the largest centred square. ``fps``: nearest-frame
+    resampling (frames dropped or repeated, duration kept). ``start``/``seconds``: only that segment
+    (audio cut alike).
     """
     in_fps = probe_video(src).fps
     out_fps = float(fps or in_fps)
-
-    def normalized():
-        written = 0  # output frame k shows source frame round(k * in_fps / out_fps)
-        for i, frame in enumerate(iter_frames(src)):
-            if size:
-                h, w = frame.shape[:2]
-                side = min(h, w)
-                top, left = (h - side) // 2, (w - side) // 2
-                interp = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-                frame = cv2.resize(frame[top:top + side, left:left + side], (size, size), interpolation=interp)
-            while np.floor(written * in_fps / out_fps + 0.5) <= i:
-                yield frame
-                written += 1
-
-    return _reencode(src, dst, normalized(), out_fps, crf, ("forgebench_normalize", f"size={size}:fps={fps}:crf={crf}"))
+    frames = normalized_frames(src, size, fps, crop, face_scale, start, seconds)
+    segment = "" if not (start or seconds) else f":start={start:g}:seconds={seconds or 0:g}"
+    crop_tag = "" if crop == "centre" else f":crop={crop}:face_scale={face_scale:g}"
+    return _reencode(src, dst, frames, out_fps, crf,
+                     ("forgebench_normalize", f"size={size}:fps={fps}:crf={crf}{crop_tag}{segment}"),
+                     audio_span=(start, seconds) if (start or seconds) else None)

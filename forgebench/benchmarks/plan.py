@@ -39,7 +39,7 @@ def _row(**kw) -> dict:
     row = {"clip_id": "", "label": "fake", "source_id": "", "audio_id": "", "generator": "", "config_hash": "",
            "seed": -1, "perturbation": "none", "level": 0, "split": "", "path": "", "duration": 0.0,
            "content_sha256": "", "dataset": "forgebench", "status": "planned", "reason": "",
-           "donor_id": "", "synthetic_variant": False, "official_split": "", "av_label": "",
+           "donor_id": "", "synthetic_variant": False, "official_split": "", "av_label": "", "origin": "",
            "kind": "", "parent": "", "task": {}}
     row.update(kw)
     row["is_fake"] = int(row["label"] == "fake")
@@ -47,11 +47,18 @@ def _row(**kw) -> dict:
 
 
 def _pairs(spec: Spec, idents: list[InputItem], audios: list[InputItem], seeds: list[int]):
-    """(identity, audio, seed) triples: ``cycle`` gives identity i audio (i + k) mod n per seed k; ``all`` all."""
+    """(identity, audio, seed) triples: ``cycle`` gives identity i audio (i + k) mod n per seed k; ``all`` all;
+    ``own`` every identity with every track of its own person (speech ``from_real``), so each fake
+    depends on its person's data only."""
     if not idents or not audios:
         return
     for k, seed in enumerate(seeds):
-        if spec.pairing == "all":
+        if spec.pairing == "own":
+            for ident in idents:
+                for audio in audios:
+                    if audio.source_id == ident.source_id:
+                        yield ident, audio, seed
+        elif spec.pairing == "all":
             for ident in idents:
                 for audio in audios:
                     yield ident, audio, seed
@@ -68,7 +75,7 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem])
             cfg = GenerationConfig(size=p.size, fps=p.fps, seed=0, motion=p.motion, crop=p.crop, crf=p.crf,
                                    preset=p.preset)
             chash = content_id({"config": cfg.config_hash(), "motion_params": p.motion_params,
-                                "controls": p.controls})
+                                "controls": p.controls, **_final_encode(spec)})
             for ident, audio, seed in _pairs(spec, idents, audios, p.seeds):
                 cid = content_id({"kind": "forgebench", "image": ident.sha256, "audio": audio.sha256,
                                   "config": chash, "seed": seed, "epoch": spec.source_date_epoch})
@@ -79,7 +86,7 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem])
                                        "audio_sha256": audio.sha256, "size": p.size, "fps": p.fps,
                                        "motion": p.motion, "crop": p.crop, "crf": p.crf, "preset": p.preset,
                                        "motion_params": p.motion_params, "controls": p.controls,
-                                       "epoch": spec.source_date_epoch}))
+                                       "epoch": spec.source_date_epoch, **_final_encode(spec)}))
         elif gen.kind == "command":
             chash = content_id({"cmd": p.cmd, "cwd": p.cwd})
             for ident, audio, seed in _pairs(spec, idents, audios, p.seeds):
@@ -90,8 +97,44 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem])
                                  synthetic_variant=ident.synthetic_variant,
                                  task={"image": ident.file, "audio": audio.file, "cmd": p.cmd, "cwd": p.cwd,
                                        "timeout": p.timeout, "seed": seed}))
-        else:
+        elif gen.kind == "folder":
             rows.extend(_folder_rows(gen.name, Path(p.path), Path(p.mapping)))
+    return rows
+
+
+def _final_encode(spec: Spec) -> dict:
+    """``normalize.generated``: generated clips pass through the same final H.264 encode as the clips from files."""
+    if spec.normalize is None or not spec.normalize.generated:
+        return {}
+    return {"final_crf": spec.normalize.crf}
+
+
+def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
+    """Pseudo-fakes: one clip per real clip (after normalisation), selfblend generator and seed.
+
+    A pseudo-fake is made from the same source span as its real clip, framed and resampled the
+    same way, blended, and encoded once at the same CRF: it differs from its real clip only by the
+    blend. It keeps the person (``source_id``), so splits keep it with its real clip.
+    """
+    rows = []
+    gens = [g for g in spec.generators if g.kind == "selfblend"]
+    for real in base:
+        if real["label"] != "real" or real["kind"] not in ("file", "normalize"):
+            continue
+        src = real["task"] if real["kind"] == "normalize" else {"src": real["path"], "size": None, "fps": None,
+                                                                "crf": 18, "start": 0.0, "seconds": None}
+        for gen in gens:
+            params = gen.params.model_dump(mode="json")
+            seeds = params.pop("seeds")
+            chash = content_id({"selfblend": params})
+            for seed in seeds:
+                cid = content_id({"kind": "selfblend", "real": real["clip_id"], "config": chash, "seed": seed,
+                                  "spec_seed": spec.seed})
+                rows.append(_row(clip_id=cid, source_id=real["source_id"], audio_id=real["audio_id"],
+                                 generator=gen.name, config_hash=chash, seed=seed, path=clip_rel_path(cid),
+                                 kind="selfblend", dataset="forgebench", origin=real["origin"] or real["path"],
+                                 donor_id=real["donor_id"], official_split=real["official_split"],
+                                 task={**src, "blend": params, "seed": int(cid[:8], 16)}))
     return rows
 
 
@@ -128,20 +171,39 @@ def normalized(spec: Spec, rows: list[dict]) -> list[dict]:
     """File rows -> rows that re-encode each file into the corpus (``spec.normalize``), else unchanged.
 
     The new clip is content-addressed by the source row and the settings; it keeps the
-    source's label, identity and dataset columns.
+    source's label, identity and dataset columns. With ``segment_seconds`` a file gives up to
+    ``max_segments`` rows, one per segment (``origin`` says which file and where).
     """
     if spec.normalize is None:
-        return rows
-    settings = spec.normalize.model_dump(mode="json")
+        return [{**r, "origin": r["path"]} if r["kind"] == "file" else r for r in rows]
+    norm = spec.normalize
+    settings = norm.settings()
+    full = {**norm.model_dump(mode="json"), **settings}
+    task_settings = {k: full[k] for k in ("size", "fps", "crf", "crop", "face_scale")}
     out = []
     for r in rows:
         if r["kind"] != "file":
             out.append(r)  # generated here: already encoded as the generator writes
             continue
-        cid = content_id({"normalize": r["clip_id"], **settings})
-        out.append({**r, "clip_id": cid, "path": clip_rel_path(cid), "kind": "normalize",
-                    "task": {"src": r["path"], **settings}})
+        for start, seconds in _segments(norm, r["path"]):
+            seg = {} if norm.segment_seconds is None else {"start": start, "seconds": seconds}
+            cid = content_id({"normalize": r["clip_id"], **settings, **seg})
+            out.append({**r, "clip_id": cid, "path": clip_rel_path(cid), "kind": "normalize",
+                        "origin": r["path"] + (f"@{start:.3f}" if seg else ""),
+                        "task": {"src": r["path"], **task_settings, "start": start, "seconds": seconds}})
     return out
+
+
+def _segments(norm, path: str) -> list[tuple[float, float | None]]:
+    if not norm.segment_seconds:
+        return [(0.0, None)]
+    from forgebench.errors import ForgebenchError
+    from forgebench.media.video import probe_video
+
+    try:
+        return norm.segments(probe_video(path).duration)
+    except ForgebenchError:
+        return [(0.0, norm.segment_seconds)]  # unreadable: one row, which fails with the reason when built
 
 
 def perturbation_rows(spec: Spec, base: list[dict]) -> list[dict]:
@@ -229,6 +291,7 @@ def _cut(keys: list[str], fr, rng: np.random.Generator) -> dict[str, str]:
 def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip]) -> list[dict]:
     """All rows of the corpus, base rows first, perturbed rows after, each group sorted by clip id."""
     base = normalized(spec, generator_rows(spec, idents, audios) + dataset_rows(clips))
+    base += selfblend_rows(spec, base)
     seen: dict[str, dict] = {}
     for r in base:
         if r["clip_id"] in seen:

@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -57,24 +58,37 @@ class FolderSource(Strict):
     path: str  # a folder (each file one item, id = file stem)
 
 
-class VideoFrameSource(Strict):
-    """One frame of each real identity found by a dataset adapter (same source_id as its real clips)."""
+class FrameOptions(Strict):
+    """How a real clip gives identity portraits: which frame(s), and how they are framed."""
+
+    at: float = Field(0.5, ge=0.0, le=1.0, description="where in the clip, as a fraction of its duration")
+    per_identity: int = Field(1, ge=1, le=100, description="portraits per person: frames from its clips in turn")
+    crop: Literal["none", "face"] = Field("none", description="face: the face square of normalize (face_scale)")
+    face_scale: float = Field(1.8, ge=1.0, le=4.0)
+
+
+class VideoFrameSource(FrameOptions):
+    """Frames of each real identity found by a dataset adapter (same source_id as its real clips).
+
+    The clips of a person are taken in path order (deterministic); portrait k comes from clip
+    k mod n. One portrait per person by default, however many clips the person has.
+    """
 
     adapter: str = "generic"
     path: str
     params: dict[str, Any] = {}
-    at: float = Field(0.5, ge=0.0, le=1.0, description="where in the clip, as a fraction of its duration")
 
 
 class Identities(Strict):
     builtin: BuiltinIdentities | None = None
     folders: list[FolderSource] = []
     video_frames: list[VideoFrameSource] = []
+    from_real: FrameOptions | None = Field(None, description="portraits from the spec's real sources and --real")
 
     @model_validator(mode="after")
     def _some(self) -> Identities:
-        if self.builtin is None and not self.folders and not self.video_frames:
-            raise ValueError("give at least one of builtin, folders, video_frames")
+        if self.builtin is None and not self.folders and not self.video_frames and self.from_real is None:
+            raise ValueError("give at least one of builtin, folders, video_frames, from_real")
         return self
 
 
@@ -102,16 +116,23 @@ class TTSSpeech(Strict):
         return v
 
 
+class RealAudio(Strict):
+    """The sound track of every real clip (spec ``real:`` and ``--real``): speech of the person in the clip."""
+
+    start: float = Field(0.0, ge=0.0, description="seconds skipped at the start of each clip")
+
+
 class Speech(Strict):
     synthetic: SyntheticSpeech | None = None
     tts: TTSSpeech | None = None
     folders: list[FolderSource] = []
+    from_real: RealAudio | None = None
     max_seconds: float | None = Field(None, gt=0.0, description="cut every audio to at most this long")
 
     @model_validator(mode="after")
     def _some(self) -> Speech:
-        if self.synthetic is None and self.tts is None and not self.folders:
-            raise ValueError("give at least one of synthetic, tts, folders")
+        if self.synthetic is None and self.tts is None and not self.folders and self.from_real is None:
+            raise ValueError("give at least one of synthetic, tts, folders, from_real")
         return self
 
 
@@ -174,7 +195,30 @@ class FolderGenerator(Strict):
     params: FolderParams
 
 
-Generator = Annotated[ForgebenchGenerator | CommandGenerator | FolderGenerator, Field(discriminator="kind")]
+class SelfBlendParams(Strict):
+    """Pseudo-fakes from real clips: each real clip blended with a transformed copy of itself (SBI, for video).
+
+    See :mod:`forgebench.benchmarks.selfblend`. ``region``: ``face`` (the mesh hull) or ``mouth``
+    (the lower face: a lip-sync dub's footprint). Parameters are drawn per clip from the seed.
+    """
+
+    region: Literal["face", "mouth"] = "face"
+    seeds: list[int] = [0]
+    scale: float = Field(0.03, ge=0.0, le=0.2, description="max relative scale change of the copy")
+    shift: float = Field(0.02, ge=0.0, le=0.2, description="max translation of the copy, fraction of the face")
+    color: float = Field(0.06, ge=0.0, le=0.5, description="max per-channel gain/offset jitter")
+    blend: tuple[float, float] = Field((0.25, 1.0), description="range of the blend ratio inside the mask")
+    drift: float = Field(0.2, ge=0.0, le=1.0, description="how far parameters drift over the clip (0: constant)")
+
+
+class SelfBlendGenerator(Strict):
+    name: str
+    kind: Literal["selfblend"]
+    params: SelfBlendParams = SelfBlendParams()
+
+
+Generator = Annotated[ForgebenchGenerator | CommandGenerator | FolderGenerator | SelfBlendGenerator,
+                      Field(discriminator="kind")]
 
 
 # --- perturbations, real sources, splits ----------------------------------------------------------------------
@@ -224,9 +268,46 @@ class Normalize(Strict):
     can learn instead of the manipulation (see docs/detectors.md, shortcuts).
     """
 
-    size: int | None = Field(None, ge=64, description="square side: centre crop, then resize; none keeps the size")
+    size: int | None = Field(None, ge=64, description="square side: crop, then resize; none keeps the size")
     fps: float | None = Field(None, ge=1.0, le=120.0, description="nearest-frame resampling; none keeps the rate")
     crf: int = Field(18, ge=0, le=51, description="H.264 CRF (forgebench's generator writes 18)")
+    crop: Literal["centre", "face"] = Field("centre", description="face: one square per clip around the face")
+    face_scale: float = Field(1.8, ge=1.0, le=4.0, description="face crop side / median face width")
+    segment_seconds: float | None = Field(None, gt=0.0, description="cut each clip into segments this long")
+    max_segments: int = Field(1, ge=1, le=100, description="at most this many segments per clip, evenly spread")
+    generated: bool = Field(False, description="also re-encode generated clips with this final encode (crf)")
+
+    @field_validator("size")
+    @classmethod
+    def _even(cls, v: int | None) -> int | None:
+        if v is not None and v % 2:
+            raise ValueError("must be even (H.264 yuv420p)")
+        return v
+
+    def segments(self, duration: float) -> list[tuple[float, float | None]]:
+        """(start, seconds) of the segments of a clip ``duration`` seconds long.
+
+        Without ``segment_seconds``: the whole clip. Otherwise ``min(max_segments, duration //
+        segment_seconds)`` non-overlapping segments, evenly spread from the start to the end of the
+        clip (so a long clip gives segments from all of it, not only its beginning); a clip shorter
+        than one segment is one segment of its own length.
+        """
+        seg = self.segment_seconds
+        if not seg:
+            return [(0.0, None)]
+        n = min(self.max_segments, int(np.floor(duration / seg + 1e-6)))
+        if n <= 1:
+            return [(0.0, seg if duration >= seg - 1e-6 else None)]
+        starts = np.linspace(0.0, duration - seg, n)
+        # round to the millisecond: the starts are part of the content ids, and must not depend on float noise
+        return [(round(float(s), 3), seg) for s in starts]
+
+    def settings(self) -> dict[str, Any]:
+        """What determines a normalized clip's bytes (its content id); old specs keep their old ids."""
+        out = {"size": self.size, "fps": self.fps, "crf": self.crf}
+        if self.crop != "centre":
+            out.update(crop=self.crop, face_scale=self.face_scale)
+        return out
 
 
 class Splits(Strict):
@@ -250,10 +331,10 @@ class Spec(Strict):
     seed: int = 0
     source_date_epoch: int = Field(1704067200, ge=0, description="container timestamps: same spec, same bytes")
     roots: list[str] = []
-    identities: Identities
-    speech: Speech
+    identities: Identities | None = None
+    speech: Speech | None = None
     generators: list[Generator] = []
-    pairing: Literal["cycle", "all"] = "cycle"
+    pairing: Literal["cycle", "all", "own"] = "cycle"
     perturbations: list[PerturbationSpec] = []
     real: list[RealSource] = []
     normalize: Normalize | None = None
@@ -267,6 +348,12 @@ class Spec(Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"generator names must be unique; {sorted(dup)[0]!r} appears twice")
+        animated = [g.name for g in self.generators if g.kind in ("forgebench", "command")]
+        if animated and (self.identities is None or self.speech is None):
+            missing = "identities" if self.identities is None else "speech"
+            raise ValueError(f"generator {animated[0]!r} animates portraits with speech: the spec needs "
+                             f"'{missing}:' (a spec with only real: sources, folders of fakes or selfblend needs "
+                             "neither)")
         return self
 
     def spec_hash(self) -> str:
@@ -367,7 +454,7 @@ def _keypath(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("forgebench", "command", "folder") and out.startswith("generators"):
+        elif part in ("forgebench", "command", "folder", "selfblend") and out.startswith("generators"):
             continue  # the discriminated union's tag adds nothing for the reader
         else:
             out += f".{part}" if out else str(part)

@@ -117,8 +117,18 @@ def _generate(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     pipe = _pipeline(task, one_core)
     # The writer stamps SOURCE_DATE_EPOCH as the creation time: the spec fixes it, so the bytes are reproducible.
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
-    pipe(image, audio, out=out, seed=row["seed"], image_sha256=task["image_sha256"],
+    final_crf = task.get("final_crf")
+    target = out if final_crf is None else out.with_name(f"{out.stem}{PARTIAL_MARK}gen.mp4")
+    pipe(image, audio, out=target, seed=row["seed"], image_sha256=task["image_sha256"],
          audio_sha256=task["audio_sha256"], controls=task["controls"] or None)
+    if final_crf is not None:
+        # normalize.generated: the clip passes through the same final encode as the clips taken from files
+        from forgebench.benchmarks.perturb import normalize_video
+
+        try:
+            normalize_video(target, out, crf=int(final_crf))
+        finally:
+            target.unlink(missing_ok=True)
 
 
 def _as_file(run_dir: Path, npy_rel: str, suffix: str) -> Path:
@@ -177,7 +187,24 @@ def _normalize(row: dict, run_dir: Path, out: Path) -> None:
     src = resolve(task["src"], run_dir)
     if not src.is_file():
         raise InputError(f"{src} does not exist")
-    normalize_video(src, out, task["size"], task["fps"], task["crf"])
+    normalize_video(src, out, task["size"], task["fps"], task["crf"], crop=task.get("crop", "centre"),
+                    face_scale=task.get("face_scale", 1.8), start=task.get("start", 0.0),
+                    seconds=task.get("seconds"))
+
+
+def _selfblend(row: dict, run_dir: Path, out: Path) -> None:
+    from forgebench.benchmarks.selfblend import BlendConfig, selfblend_video
+
+    task = row["task"]
+    src = resolve(task["src"], run_dir)
+    if not src.is_file():
+        raise InputError(f"{src} does not exist")
+    b = task["blend"]
+    config = BlendConfig(region=b["region"], scale=b["scale"], shift=b["shift"], color=b["color"],
+                         blend=tuple(b["blend"]), drift=b["drift"])
+    selfblend_video(str(src), out, config, task["seed"], size=task["size"], fps=task["fps"], crf=task["crf"],
+                    crop=task.get("crop", "centre"), face_scale=task.get("face_scale", 1.8),
+                    start=task.get("start", 0.0), seconds=task.get("seconds"))
 
 
 def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: bool = False) -> dict:
@@ -205,6 +232,8 @@ def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: boo
                 _perturb(row, run, video)
             elif row["kind"] == "normalize":
                 _normalize(row, run, video)
+            elif row["kind"] == "selfblend":
+                _selfblend(row, run, video)
             else:
                 raise ValueError(f"unknown row kind {row['kind']!r}")
         elif not video.is_file():

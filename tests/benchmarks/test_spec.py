@@ -52,8 +52,10 @@ def test_wrong_type_says_what_was_expected(tmp_path):
 
 
 def test_missing_key_and_invalid_yaml(tmp_path):
-    with pytest.raises(InputError, match=r"speech: required key is missing"):
-        load_spec(write(tmp_path, "name: x\nidentities: {builtin: {}}\n"))
+    with pytest.raises(InputError, match=r"name: required key is missing"):
+        load_spec(write(tmp_path, "identities: {builtin: {}}\n"))
+    with pytest.raises(InputError, match=r"generator 'g' animates portraits with speech: the spec needs 'speech:'"):
+        load_spec(write(tmp_path, "name: x\nidentities: {builtin: {}}\ngenerators: [{name: g, kind: forgebench}]\n"))
     with pytest.raises(InputError, match=r"invalid YAML at line"):
         load_spec(write(tmp_path, "name: [unclosed\n"))
 
@@ -97,3 +99,18 @@ def test_command_generator_needs_out_placeholder(tmp_path):
     p = write(tmp_path, MINIMAL + "generators:\n  - {name: c, kind: command, params: {cmd: [run, '{image}']}}\n")
     with pytest.raises(InputError, match=r"generators\[0\]\.params\.cmd: .*\{out\}"):
         load_spec(p)
+
+
+def test_real_only_spec_needs_no_identities_or_speech(tmp_path):
+    (tmp_path / "data").mkdir()
+    spec = load_spec(write(tmp_path, "name: r\nreal: [{adapter: generic, path: data}]\n"
+                                     "generators: [{name: sbi, kind: selfblend, params: {region: mouth}}]\n"))
+    assert spec.identities is None and spec.speech is None and spec.generators[0].params.region == "mouth"
+    bundled = load_spec("detector-training")
+    assert bundled.identities.from_real.crop == "face" and bundled.speech.from_real is not None
+    assert bundled.normalize.crop == "face" and bundled.pairing == "own"
+    assert {g.kind for g in bundled.generators} == {"forgebench", "selfblend"}
+    with pytest.raises(InputError, match=r"generators\[0\]\.params\.region: Input should be 'face' or 'mouth'"):
+        load_spec(write(tmp_path, "name: r\ngenerators: [{name: s, kind: selfblend, params: {region: eyes}}]\n"))
+    with pytest.raises(InputError, match=r"normalize\.crop: Input should be 'centre' or 'face'"):
+        load_spec(write(tmp_path, "name: r\nnormalize: {crop: body}\n"))
