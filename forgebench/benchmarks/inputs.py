@@ -27,6 +27,7 @@ from forgebench.errors import ForgebenchError, InputError
 IMAGE_EXT = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 AUDIO_EXT = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 AUDIO_RATE = 16000
+FALLBACK_MOMENTS = (0.25, 0.75, 0.1, 0.9)  # where else to look for a face in a clip
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,8 @@ def _video_frame_identities(clips: list, opts, run_dir: Path, size: int | None) 
     """``opts.per_identity`` portraits of each real identity among ``clips``.
 
     A person's clips are taken in path order (deterministic: the same folder gives the same
-    portraits whatever order the adapter listed them in); portrait k comes from the k-th readable
-    clip, cycling when the person has fewer clips than portraits (then at other points in time).
-    A clip that cannot be read or framed gives no portrait; the next clip is tried.
+    portraits whatever order the adapter listed them in); portrait k comes from clip k mod n,
+    at other moments when the person has fewer clips than portraits (:func:`_first_portrait`).
     """
     by_person: dict[str, list[str]] = {}
     for clip in clips:
@@ -153,23 +153,33 @@ def _video_frame_identities(clips: list, opts, run_dir: Path, size: int | None) 
     tag = "" if opts.crop == "none" else f"-face{opts.face_scale:g}-{size or 0}"
     for sid in sorted(by_person):
         paths = sorted(set(by_person[sid]))
-        made, tried = 0, 0
-        while made < opts.per_identity and tried < len(paths) * opts.per_identity:
-            path = paths[tried % len(paths)]
-            round_ = tried // len(paths)
-            tried += 1
-            at = (opts.at + round_ / (opts.per_identity + 1)) % 1.0
-            iid = f"frame-{_safe(sid)}" + (f"-{made}" if opts.per_identity > 1 else "")
+        for k in range(opts.per_identity):
+            iid = f"frame-{_safe(sid)}" + (f"-{k}" if opts.per_identity > 1 else "")
+            item = _first_portrait(iid, sid, paths, k, opts, run_dir, size, tag)
+            if item is not None:
+                out.append(item)
+    return out
+
+
+def _first_portrait(iid: str, sid: str, paths: list[str], k: int, opts, run_dir: Path, size: int | None,
+                    tag: str) -> InputItem | None:
+    """Portrait ``k`` of a person: clip ``k mod n`` at ``at`` (moved by ``k // n`` steps when the person has fewer
+    clips than portraits); when that frame cannot be read or shows no face, the same clip at other moments,
+    then the person's next clips. None when no clip gives a face."""
+    n = len(paths)
+    at0 = (opts.at + (k // n) / (opts.per_identity + 1)) % 1.0
+    for j in range(n):
+        path = paths[(k + j) % n]
+        for at in dict.fromkeys((at0, *FALLBACK_MOMENTS)):
             # The file name carries what made the portrait, so a changed spec never reuses a stale one.
             key = hashlib.sha256(f"{path}|{at}|{tag}".encode()).hexdigest()[:8]
             rel = f"inputs/identities/{iid}-{key}.npy"
             try:
                 _, h = _store(run_dir, rel, lambda p=path, o=opts.model_copy(update={"at": at}): _portrait(p, o, size))
             except ForgebenchError:
-                continue  # a corrupt or faceless clip gives no portrait; the builder lists the clip as failed
-            out.append(InputItem(iid, sid, rel, h))
-            made += 1
-    return out
+                continue  # a corrupt or faceless frame gives no portrait; the builder lists a bad clip as failed
+            return InputItem(iid, sid, rel, h)
+    return None
 
 
 def speech(spec: Spec, run_dir: Path, real_clips: list | None = None) -> list[InputItem]:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -49,7 +50,9 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("UNSEEN_DATA", "/work/shared/data"))
-HOME = Path(os.environ.get("UNSEEN_HOME", "/work/scratch/corpus/unseen"))
+HOME = Path(os.environ.get("UNSEEN_HOME", "/work/scratch/corpus/unseen"))  # prepared data, corpora, fold manifests
+OUT = Path(os.environ.get("UNSEEN_OUT", str(HOME)))  # trained detectors, predictions, results
+CACHE = Path(os.environ.get("UNSEEN_CACHE", str(HOME / "cache")))  # detector inputs (content hash + config key)
 K = 3
 FOLD_SEED = 0
 N_BOOT = 1000
@@ -180,8 +183,24 @@ def _absolute(df: pd.DataFrame, root: Path) -> pd.DataFrame:
     return df
 
 
+def _read_manifest():
+    try:
+        from forgebench.manifest import read_manifest
+    except ImportError:  # before the layering moves
+        from forgebench.benchmarks.manifest import read_manifest
+    return read_manifest
+
+
+def _write_manifest():
+    try:
+        from forgebench.manifest import write_manifest
+    except ImportError:
+        from forgebench.benchmarks.manifest import write_manifest
+    return write_manifest
+
+
 def load_built(variant: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from forgebench.benchmarks.manifest import read_manifest
+    read_manifest = _read_manifest()
 
     ev, cp = HOME / "eval" / "manifest.parquet", HOME / "corpora" / variant_name(variant) / "manifest.parquet"
     if not ev.is_file() or not cp.is_file():
@@ -211,8 +230,9 @@ def assign_folds(ev: pd.DataFrame) -> dict[str, int]:
 def fold_manifest(variant: str, k: int, ev: pd.DataFrame, cp: pd.DataFrame, folds: dict[str, int]) -> Path:
     """The fold's manifest: training corpus rows of the other folds' people (train/val re-drawn by identity with
     the spec's split settings) + the fold's evaluation segments (split test). Paths are absolute."""
-    from forgebench.benchmarks.manifest import write_manifest
     from forgebench.benchmarks.plan import assign_splits
+
+    write_manifest = _write_manifest()
 
     spec = variant_spec(variant)
     held = {s for s, f in folds.items() if f == k}
@@ -232,7 +252,12 @@ def fold_manifest(variant: str, k: int, ev: pd.DataFrame, cp: pd.DataFrame, fold
     return out
 
 
-def prepare_folds(variant: str) -> list[Path]:
+def prepare_folds(variant: str, rebuild: bool = False) -> list[Path]:
+    """The K fold manifests of a corpus variant; existing ones are reused (the harness run by a checkout that
+    cannot build corpora, e.g. another helper's, reads them as they are)."""
+    paths = [HOME / "folds" / variant_name(variant) / f"fold{k}" / "manifest.parquet" for k in range(K)]
+    if not rebuild and all(p.is_file() for p in paths):
+        return paths
     ev, cp = load_built(variant)
     folds = assign_folds(ev)
     paths = [fold_manifest(variant, k, ev, cp, folds) for k in range(K)]
@@ -252,12 +277,13 @@ def _sha(path: Path) -> str:
 
 def run_detector(name: str, manifest: Path, params: dict | None = None) -> pd.DataFrame:
     """Train ``name`` on the fold's train/val, score its test clips; cached per (manifest content, params)."""
-    from forgebench.benchmarks.manifest import read_manifest
     from forgebench.detectors.training import predict_manifest, train_detector
+
+    read_manifest = _read_manifest()
 
     tag = name if not params else f"{name}-" + hashlib.sha256(json.dumps(params, sort_keys=True).encode()
                                                                 ).hexdigest()[:6]
-    out = manifest.parent / tag
+    out = OUT / "runs" / manifest.parent.parent.name / manifest.parent.name / tag
     key = {"manifest": _sha(manifest), "params": params or {}}
     done = out / "predictions.parquet"
     if done.is_file() and json.loads((out / "key.json").read_text()) == key:
@@ -265,9 +291,12 @@ def run_detector(name: str, manifest: Path, params: dict | None = None) -> pd.Da
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     c0 = time.process_time()
-    det, info = train_detector(name, manifest, out, params=params or {}, cache_dir=HOME / "cache", progress=True)
-    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     df = read_manifest(manifest)
+    if "df" in inspect.signature(train_detector).parameters:  # main after the layering moves: rows + path
+        det, info = train_detector(name, df, manifest, out, params=params or {}, cache_dir=CACHE, progress=True)
+    else:
+        det, info = train_detector(name, manifest, out, params=params or {}, cache_dir=CACHE, progress=True)
+    train_s, train_cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     pred, _, skipped = predict_manifest(det, df, manifest, ("test",), frames=False)
     pred["threshold"] = float(det.threshold_)
@@ -285,7 +314,7 @@ def run(variant: str, detectors: list[str], fold_ids: list[int]) -> None:
     import torch
 
     torch.set_num_threads(1)
-    os.environ.setdefault("FORGEBENCH_DETECTOR_CACHE", str(HOME / "cache"))
+    os.environ.setdefault("FORGEBENCH_DETECTOR_CACHE", str(CACHE))
     paths = prepare_folds(variant)
     for name in detectors:
         for k in fold_ids:
@@ -314,7 +343,8 @@ def shortcuts(variant: str) -> pd.DataFrame:
     """Per fold and cue: logistic model on that cue alone, C chosen on val, scored on test; pooled like the rest."""
     from forgebench.detectors.common import LogisticModel
 
-    cache = HOME / "cache" / "file_cues.json"
+    cache = CACHE / "file_cues.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
     cues = json.loads(cache.read_text()) if cache.is_file() else {}
     rows = []
     for k, manifest in enumerate(prepare_folds(variant)):
@@ -357,7 +387,7 @@ def metric_fns():
 def collect(variant: str, detectors: list[str]) -> pd.DataFrame:
     parts = []
     for k in range(K):
-        fdir = HOME / "folds" / variant_name(variant) / f"fold{k}"
+        fdir = OUT / "runs" / variant_name(variant) / f"fold{k}"
         for name in detectors:
             p = fdir / name / "predictions.parquet"
             if p.is_file():
@@ -420,7 +450,7 @@ def report(variant: str, detectors: list[str], with_shortcuts: bool = False) -> 
     if with_shortcuts:
         pred = pd.concat([pred, shortcuts(variant)], ignore_index=True)
     table = score_table(pred, variant)
-    out = HOME / "results" / variant_name(variant)
+    out = OUT / "results" / variant_name(variant)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False)
     md = markdown(table)
@@ -443,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.command == "build":
         build(a.corpus_variant, a.jobs)
     elif a.command == "folds":
-        prepare_folds(a.corpus_variant)
+        prepare_folds(a.corpus_variant, rebuild=True)
     elif a.command == "run":
         if not (HOME / "corpora" / variant_name(a.corpus_variant) / "manifest.parquet").is_file():
             build(a.corpus_variant, a.jobs)
