@@ -127,7 +127,8 @@ def _portrait(path: str, opts, size: int | None) -> np.ndarray:
 
     target = int(opts.at * max(probe_video(path).n_frames - 1, 0))
     frame = None
-    for t, frame in enumerate(iter_frames(path)):
+    for t, decoded in enumerate(iter_frames(path)):
+        frame = decoded
         if t >= target:
             break
     if opts.crop == "face":
@@ -174,8 +175,9 @@ def _first_portrait(iid: str, sid: str, paths: list[str], k: int, opts, run_dir:
             # The file name carries what made the portrait, so a changed spec never reuses a stale one.
             key = hashlib.sha256(f"{path}|{at}|{tag}".encode()).hexdigest()[:8]
             rel = f"inputs/identities/{iid}-{key}.npy"
+            moment = opts.model_copy(update={"at": at})
             try:
-                _, h = _store(run_dir, rel, lambda p=path, o=opts.model_copy(update={"at": at}): _portrait(p, o, size))
+                _, h = _store(run_dir, rel, lambda p=path, o=moment: _portrait(p, o, size))
             except ForgebenchError:
                 continue  # a corrupt or faceless frame gives no portrait; the builder lists a bad clip as failed
             return InputItem(iid, sid, rel, h)

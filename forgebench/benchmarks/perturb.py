@@ -171,12 +171,14 @@ def _even(frame: np.ndarray) -> np.ndarray:
 
 
 def _reencode(src: str | Path, dst: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int,
-              tag: tuple[str, str], audio_span: tuple[float, float | None] | None = None) -> Path:
+              tag: tuple[str, str], audio_span: tuple[float, float | None] | None = None,
+              bitrate: int | None = None) -> Path:
     """Write ``frames`` (made from ``src``) to ``dst`` atomically, with ``src``'s audio and tags plus ``tag``.
 
     H.264 ``veryfast`` with one x264 thread, as the generator writes in a corpus, so the
     bytes do not depend on the machine. ``audio_span=(start, seconds)`` keeps only that part
-    of the source's audio (a segment; ``seconds=None``: to the end).
+    of the source's audio (a segment; ``seconds=None``: to the end). ``bitrate`` (kbit/s): one-pass
+    average bitrate instead of ``crf``.
     """
     from forgebench.media.audio import load_audio
 
@@ -196,7 +198,7 @@ def _reencode(src: str | Path, dst: str | Path, frames: Iterable[np.ndarray], fp
             if writer is None:
                 h, w = frame.shape[:2]
                 writer = VideoWriter(dst, fps, w, h, audio=audio, audio_rate=16000, metadata=tags, crf=crf,
-                                     preset="veryfast", threads=1)
+                                     preset="veryfast", threads=1, bitrate_kbps=bitrate)
             writer.write(np.ascontiguousarray(frame))
     except BaseException as exc:
         if writer is not None:
@@ -290,7 +292,7 @@ def normalized_frames(src: str | Path, size: int | None = None, fps: float | Non
 
 def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, fps: float | None = None,
                     crf: int = BASE_CRF, crop: str = "centre", face_scale: float = DEFAULT_FACE_SCALE,
-                    start: float = 0.0, seconds: float | None = None) -> Path:
+                    start: float = 0.0, seconds: float | None = None, bitrate: int | None = None) -> Path:
     """Re-encode ``src`` to ``dst`` (atomically) like forgebench's generated clips, with its audio and tags.
 
     ``size``: frame the clip on a square and resize it to ``size`` x ``size`` (area filter when
@@ -298,13 +300,14 @@ def normalize_video(src: str | Path, dst: str | Path, size: int | None = None, f
     times its width (:mod:`~forgebench.benchmarks.framing`; a clip without a face in most frames is
     an :class:`InputError`), ``crop='centre'`` the largest centred square. ``fps``: nearest-frame
     resampling (frames dropped or repeated, duration kept). ``start``/``seconds``: only that segment
-    (audio cut alike).
+    (audio cut alike). ``bitrate`` (kbit/s): encode at that average bitrate instead of ``crf``.
     """
     in_fps = probe_video(src).fps
     out_fps = float(fps or in_fps)
     frames = normalized_frames(src, size, fps, crop, face_scale, start, seconds)
     segment = "" if not (start or seconds) else f":start={start:g}:seconds={seconds or 0:g}"
     crop_tag = "" if crop == "centre" else f":crop={crop}:face_scale={face_scale:g}"
+    rate = f"crf={crf}" if not bitrate else f"bitrate={bitrate}k"
     return _reencode(src, dst, frames, out_fps, crf,
-                     ("forgebench_normalize", f"size={size}:fps={fps}:crf={crf}{crop_tag}{segment}"),
-                     audio_span=(start, seconds) if (start or seconds) else None)
+                     ("forgebench_normalize", f"size={size}:fps={fps}:{rate}{crop_tag}{segment}"),
+                     audio_span=(start, seconds) if (start or seconds) else None, bitrate=bitrate)

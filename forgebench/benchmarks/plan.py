@@ -106,7 +106,10 @@ def _final_encode(spec: Spec) -> dict:
     """``normalize.generated``: generated clips pass through the same final H.264 encode as the clips from files."""
     if spec.normalize is None or not spec.normalize.generated:
         return {}
-    return {"final_crf": spec.normalize.crf}
+    out = {"final_crf": spec.normalize.crf}
+    if spec.normalize.bitrate:
+        out["final_bitrate"] = spec.normalize.bitrate
+    return out
 
 
 def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
@@ -122,7 +125,8 @@ def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
         if real["label"] != "real" or real["kind"] not in ("file", "normalize"):
             continue
         src = real["task"] if real["kind"] == "normalize" else {"src": real["path"], "size": None, "fps": None,
-                                                                "crf": 18, "start": 0.0, "seconds": None}
+                                                                "crf": 18, "start": 0.0, "seconds": None,
+                                                                "bitrate": None}
         for gen in gens:
             params = gen.params.model_dump(mode="json")
             seeds = params.pop("seeds")
@@ -179,7 +183,7 @@ def normalized(spec: Spec, rows: list[dict]) -> list[dict]:
     norm = spec.normalize
     settings = norm.settings()
     full = {**norm.model_dump(mode="json"), **settings}
-    task_settings = {k: full[k] for k in ("size", "fps", "crf", "crop", "face_scale")}
+    task_settings = {k: full[k] for k in ("size", "fps", "crf", "crop", "face_scale", "bitrate")}
     out = []
     for r in rows:
         if r["kind"] != "file":

@@ -198,10 +198,10 @@ def self_blend(frames: Iterable[np.ndarray], config: BlendConfig, seed: int, n_f
 
 def selfblend_video(src: str, dst, config: BlendConfig, seed: int, *, size: int | None = None,
                     fps: float | None = None, crf: int = 18, crop: str = "centre", face_scale: float = 1.8,
-                    start: float = 0.0, seconds: float | None = None):
+                    start: float = 0.0, seconds: float | None = None, bitrate: int | None = None):
     """Self-blend the clip ``src`` (framed, resampled and cut exactly as ``normalize`` does) into ``dst``.
 
-    The pseudo-fake is encoded once, at ``crf``, from the same decoded source frames as its real
+    The pseudo-fake is encoded once, at ``crf`` (or ``bitrate``), from the same decoded source frames as its real
     clip, so the two differ by the blend alone (not by an extra generation of compression).
     """
     from forgebench.benchmarks.perturb import _reencode, normalized_frames
@@ -214,4 +214,4 @@ def selfblend_video(src: str, dst, config: BlendConfig, seed: int, *, size: int 
     blended = (f for f, _ in self_blend(frames, config, seed, n))
     tag = f"region={config.region}:seed={seed}"
     return _reencode(src, dst, blended, out_fps, crf, ("forgebench_selfblend", tag),
-                     audio_span=(start, seconds) if (start or seconds) else None)
+                     audio_span=(start, seconds) if (start or seconds) else None, bitrate=bitrate)

@@ -276,6 +276,7 @@ class Normalize(Strict):
     segment_seconds: float | None = Field(None, gt=0.0, description="cut each clip into segments this long")
     max_segments: int = Field(1, ge=1, le=100, description="at most this many segments per clip, evenly spread")
     generated: bool = Field(False, description="also re-encode generated clips with this final encode (crf)")
+    bitrate: int | None = Field(None, ge=8, le=100000, description="kbit/s: one-pass average bitrate instead of crf")
 
     @field_validator("size")
     @classmethod
@@ -307,6 +308,8 @@ class Normalize(Strict):
         out = {"size": self.size, "fps": self.fps, "crf": self.crf}
         if self.crop != "centre":
             out.update(crop=self.crop, face_scale=self.face_scale)
+        if self.bitrate:
+            out.update(bitrate=self.bitrate)
         return out
 
 

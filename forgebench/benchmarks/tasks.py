@@ -126,7 +126,7 @@ def _generate(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
         from forgebench.benchmarks.perturb import normalize_video
 
         try:
-            normalize_video(target, out, crf=int(final_crf))
+            normalize_video(target, out, crf=int(final_crf), bitrate=task.get("final_bitrate"))
         finally:
             target.unlink(missing_ok=True)
 
@@ -189,7 +189,7 @@ def _normalize(row: dict, run_dir: Path, out: Path) -> None:
         raise InputError(f"{src} does not exist")
     normalize_video(src, out, task["size"], task["fps"], task["crf"], crop=task.get("crop", "centre"),
                     face_scale=task.get("face_scale", 1.8), start=task.get("start", 0.0),
-                    seconds=task.get("seconds"))
+                    seconds=task.get("seconds"), bitrate=task.get("bitrate"))
 
 
 def _selfblend(row: dict, run_dir: Path, out: Path) -> None:
@@ -204,7 +204,7 @@ def _selfblend(row: dict, run_dir: Path, out: Path) -> None:
                          blend=tuple(b["blend"]), drift=b["drift"])
     selfblend_video(str(src), out, config, task["seed"], size=task["size"], fps=task["fps"], crf=task["crf"],
                     crop=task.get("crop", "centre"), face_scale=task.get("face_scale", 1.8),
-                    start=task.get("start", 0.0), seconds=task.get("seconds"))
+                    start=task.get("start", 0.0), seconds=task.get("seconds"), bitrate=task.get("bitrate"))
 
 
 def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: bool = False) -> dict:

@@ -213,7 +213,8 @@ class VideoWriter:
 
     ``audio`` (float32 mono ``[n]`` at ``audio_rate``) is given up front and muxed
     interleaved with the video as frames arrive. ``metadata`` values become MP4
-    tags (custom keys kept). ``threads=0`` lets libx264 choose. The output appears
+    tags (custom keys kept). ``threads=0`` lets libx264 choose. ``bitrate_kbps`` switches
+    libx264 from constant quality (``crf``) to one-pass average bitrate. The output appears
     under ``path`` only when the writer closes without an exception.
 
     The default preset ``veryfast`` costs about 1.3x the CPU of ``ultrafast`` at
@@ -242,6 +243,7 @@ class VideoWriter:
         crf: int = 18,
         preset: str = "veryfast",
         threads: int = 0,
+        bitrate_kbps: int | None = None,
     ) -> None:
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise InputError(
@@ -270,7 +272,11 @@ class VideoWriter:
             self._video.width, self._video.height = self.width, self.height
             self._video.pix_fmt = "yuv420p"
             self._video.codec_context.thread_count = int(threads)
-            self._video.options = {"crf": str(crf), "preset": preset, **x264_cpu_options()}
+            if bitrate_kbps:  # one-pass average bitrate instead of constant quality (crf is then unused)
+                self._video.bit_rate = int(bitrate_kbps) * 1000
+                self._video.options = {"preset": preset, **x264_cpu_options()}
+            else:
+                self._video.options = {"crf": str(crf), "preset": preset, **x264_cpu_options()}
             self._audio_stream = None
             if self._audio is not None:
                 self._audio_stream = self._container.add_stream("aac", rate=AAC_RATE)

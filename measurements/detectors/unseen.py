@@ -56,8 +56,8 @@ CACHE = Path(os.environ.get("UNSEEN_CACHE", str(HOME / "cache")))  # detector in
 K = 3
 FOLD_SEED = 0
 N_BOOT = 1000
-VARIANT_SPECS = {"full": "detector-training", "nosbi": HERE / "unseen_specs" / "nosbi.yaml",
-                 "sbionly": HERE / "unseen_specs" / "sbionly.yaml", "old": HERE / "unseen_specs" / "old.yaml"}
+VARIANT_SPECS = {"full": "detector-training", **{v: HERE / "unseen_specs" / f"{v}.yaml"
+                                                  for v in ("nosbi", "sbionly", "old", "full-crf")}}
 DEFAULT_DETECTORS = ["avsync", "dynamics", "spectrum", "meso4", "mesoinception4", "efficientnet_b0", "xception"]
 
 # People who appear in several files of /work/shared/data (from index.csv's notes); every other real clip is
@@ -148,15 +148,23 @@ def variant_name(variant: str) -> str:
     return variant if variant in VARIANT_SPECS else Path(variant).stem
 
 
-def eval_spec():
-    """Real clips + known fakes of the shared data, normalised exactly like detector-training's real clips."""
-    from forgebench.benchmarks.spec import Spec, load_spec
+def eval_spec(variant: str):
+    """Real clips + known fakes of the shared data, normalised like the variant's real clips, always framed on the
+    face (the ``old`` variant's centre crop is a property of its training corpus, not of the test)."""
+    from forgebench.benchmarks.spec import Spec
 
-    base = load_spec("detector-training")
+    norm = variant_spec(variant).normalize.model_dump(mode="json")
+    norm.update(crop="face", face_scale=1.8, generated=False)
     return Spec.model_validate({"name": "unseen-eval", "seed": 0, "roots": [str(HOME)],
                                 "real": [{"adapter": "generic", "path": str(HOME / "data" / "all")}],
-                                "normalize": base.normalize.model_dump(mode="json"),
-                                "splits": {"train": 0.0, "val": 0.0, "test": 1.0}})
+                                "normalize": norm, "splits": {"train": 0.0, "val": 0.0, "test": 1.0}})
+
+
+def eval_dir(variant: str) -> Path:
+    """One evaluation set per encoding (variants that encode alike share it)."""
+    spec = eval_spec(variant)
+    return HOME / "eval" / hashlib.sha256(json.dumps(spec.normalize.settings(), sort_keys=True).encode()
+                                          ).hexdigest()[:8]
 
 
 def build(variant: str, jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -165,9 +173,9 @@ def build(variant: str, jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     if not (HOME / "data" / "all" / "labels.csv").is_file():
         prepare()
-    ev_dir = HOME / "eval"
+    ev_dir = eval_dir(variant)
     log(f"evaluation set -> {ev_dir}")
-    res = build_corpus(eval_spec(), ev_dir, executor=make_executor(jobs=jobs, progress=True))
+    res = build_corpus(eval_spec(variant), ev_dir, executor=make_executor(jobs=jobs, progress=True))
     log(res.summary())
     cdir = HOME / "corpora" / variant_name(variant)
     log(f"training corpus {variant} over all real clips -> {cdir}")
@@ -202,7 +210,7 @@ def _write_manifest():
 def load_built(variant: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     read_manifest = _read_manifest()
 
-    ev, cp = HOME / "eval" / "manifest.parquet", HOME / "corpora" / variant_name(variant) / "manifest.parquet"
+    ev, cp = eval_dir(variant) / "manifest.parquet", HOME / "corpora" / variant_name(variant) / "manifest.parquet"
     if not ev.is_file() or not cp.is_file():
         return build(variant)
     return _absolute(read_manifest(ev), ev.parent), _absolute(read_manifest(cp), cp.parent)
@@ -396,8 +404,57 @@ def collect(variant: str, detectors: list[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def stratified_auc_fn(roc_auc, strata: np.ndarray):
+    """AUC over (fake, real) pairs from the same fold only: sum_f n1_f n0_f AUC_f / sum_f n1_f n0_f.
+
+    Pooling the scores of three separately trained models compares a fake scored by one model with a real
+    scored by another: a model that scores everything higher shifts the pooled AUC (a constant score per
+    fold gives pooled AUCs far from 0.5 when the folds' class ratios differ). Within-fold pairs avoid it.
+    ``strata`` is aligned with the labels; the returned function takes (labels, scores, index) so that a
+    bootstrap resample keeps each clip's fold.
+    """
+    from forgebench.errors import InputError
+
+    def fn(y: np.ndarray, s: np.ndarray, idx: np.ndarray | None = None) -> float:
+        st = strata if idx is None else strata[idx]
+        num = den = 0.0
+        for f in np.unique(st):
+            m = st == f
+            n1, n0 = int(y[m].sum()), int((y[m] == 0).sum())
+            if n1 and n0:
+                num += roc_auc(y[m], s[m]) * n1 * n0
+                den += n1 * n0
+        if den == 0:
+            raise InputError("no fold holds both classes")
+        return num / den
+    return fn
+
+
+def strat_interval(y, s, g, strata, fn, n_boot=N_BOOT, seed=0):
+    """Percentile interval of the stratified AUC over resamples of identities (each keeps its segments and fold)."""
+    from forgebench.errors import InputError
+
+    codes = pd.factorize(g)[0]
+    units = [np.flatnonzero(codes == k) for k in range(codes.max() + 1)]
+    if len(units) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(n_boot):
+        idx = np.concatenate([units[k] for k in rng.integers(0, len(units), len(units))])
+        try:
+            vals.append(fn(y[idx], s[idx], idx))
+        except InputError:
+            continue
+    if len(vals) < n_boot / 2:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(vals, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
 def score_table(pred: pd.DataFrame, variant: str) -> pd.DataFrame:
-    """Tidy rows: detector, condition (all / generator=G / fold=k), auc, ci_low, ci_high, n_real, n_fake, n_ids."""
+    """Tidy rows: detector, condition (all / generator=G / fold=k), pooled AUC with CI, fold-stratified AUC with CI,
+    n_real, n_fake, n_identities."""
     roc_auc, boot = metric_fns()
     rows = []
     for name, d in pred.groupby("detector", sort=False):
@@ -413,18 +470,28 @@ def score_table(pred: pd.DataFrame, variant: str) -> pd.DataFrame:
                 continue
             auc = roc_auc(y, s)
             lo, hi = boot(y, s, roc_auc, n_boot=N_BOOT, seed=0, groups=g)
+            sfn = stratified_auc_fn(roc_auc, sub.fold.to_numpy())
+            try:
+                sauc = sfn(y, s)
+                slo, shi = strat_interval(y, s, g, sub.fold.to_numpy(), sfn)
+            except Exception:  # noqa: BLE001 - no fold with both classes: the stratified AUC is undefined
+                sauc = slo = shi = float("nan")
             rows.append({"variant": variant_name(variant), "detector": name, "condition": cond, "auc": auc,
-                         "ci_low": lo, "ci_high": hi, "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
+                         "ci_low": lo, "ci_high": hi, "auc_within_fold": sauc, "wf_ci_low": slo, "wf_ci_high": shi,
+                         "n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum()),
                          "n_identities": len(set(g)), "folds": int(sub.fold.nunique()),
                          "complete": folds_complete,
                          "train_s": float(sub.groupby("fold").train_s.first().sum()) if "train_s" in sub else np.nan})
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, within_fold: bool = False) -> str:
     def cell(r):
-        ci = "" if not np.isfinite(r.ci_low) else f" [{r.ci_low:.2f}, {r.ci_high:.2f}]"
-        return f"{r.auc:.3f}{ci}"
+        v, lo, hi = (r.auc_within_fold, r.wf_ci_low, r.wf_ci_high) if within_fold else (r.auc, r.ci_low, r.ci_high)
+        if not np.isfinite(v):
+            return "n/a"
+        ci = "" if not np.isfinite(lo) else f" [{lo:.2f}, {hi:.2f}]"
+        return f"{v:.3f}{ci}"
 
     gens = sorted({c.split("=", 1)[1] for c in table.condition if c.startswith("generator=")})
     head = ["detector", "all"] + gens + [f"fold {k}" for k in range(K)]
@@ -453,7 +520,9 @@ def report(variant: str, detectors: list[str], with_shortcuts: bool = False) -> 
     out = OUT / "results" / variant_name(variant)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False)
-    md = markdown(table)
+    md = ("Pooled over the folds (as the protocol asks):\n\n" + markdown(table)
+          + "\n\nWithin-fold pairs only (fake and real scored by the same fold's model):\n\n"
+          + markdown(table, within_fold=True))
     (out / "scores.md").write_text(md + "\n")
     print(md)
     return table

@@ -75,3 +75,27 @@ def test_normalize_video_crops_resizes_and_resamples(tmp_path, video_factory):
     same = normalize_video(src, tmp_path / "same.mp4", size=None, fps=None, crf=23)
     assert probe_video(same).width == 96 and len(getattr(read_video(same), "frames", read_video(same))) == 20
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_normalize_at_a_bitrate_narrows_the_rate_gap_between_still_and_moving_clips(tmp_path, video_factory):
+    """``normalize: {bitrate}``: one-pass ABR instead of CRF, deterministic; a still clip and a moving one land
+    much closer in bitrate than at constant quality (a still background is no longer a file-size cue)."""
+    import av
+
+    from forgebench.benchmarks.perturb import normalize_video
+    from forgebench.media.video import read_video, write_video
+    from forgebench.paths import sha256_file
+
+    def kbps(p):
+        with av.open(str(p)) as c:
+            s = c.streams.video[0]
+            return sum(q.size for q in c.demux(s) if q.size) * 8 / float(s.duration * s.time_base) / 1000
+
+    moving = video_factory(tmp_path / "moving.mp4", seed=1, frames=50, size=96)
+    still = write_video(tmp_path / "still.mp4", np.repeat(read_video(moving).frames[:1], 50, 0), fps=25)
+    crf = [kbps(normalize_video(v, tmp_path / f"{v.stem}.crf.mp4", crf=23)) for v in (moving, still)]
+    abr = [kbps(normalize_video(v, tmp_path / f"{v.stem}.abr.mp4", crf=23, bitrate=40)) for v in (moving, still)]
+    again = normalize_video(moving, tmp_path / "again.mp4", crf=23, bitrate=40)
+    assert sha256_file(again) == sha256_file(tmp_path / "moving.abr.mp4")
+    assert crf[0] / crf[1] > 1.5 * (abr[0] / abr[1]), (crf, abr)
+    assert read_video(again).metadata["forgebench_normalize"].endswith("bitrate=40k")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forgebench.benchmarks.inputs import identities, speech
+from forgebench.benchmarks.inputs import identities
 from forgebench.benchmarks.spec import load_spec
 
 
