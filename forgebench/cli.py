@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "forgebench.benchmarks.commands",
     "forgebench.benchmarks.run_commands",
     "forgebench.reports.commands",
+    "forgebench.leaderboards.commands",
     "forgebench.bench_commands",
     "forgebench.group_commands",
     "forgebench.list_commands",

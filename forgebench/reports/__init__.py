@@ -1,1 +1,1 @@
-"""Reports: result tables (Markdown, LaTeX, HTML), figures, the static site and leaderboards."""
+"""Reports: result tables (Markdown, LaTeX, HTML), figures and the static site (leaderboards: ``leaderboards``)."""

@@ -34,7 +34,7 @@ def make_run(root: Path, name: str = "run-a", failed: bool = False, clips: bool 
         p = synthetic_predictions(strength=strength, detector=det, seed=len(det))
         p.to_parquet(run / "predictions" / f"{det}.parquet", index=False)
         clean = p[p["perturbation"] == "none"]
-        from forgebench.reports.scoring import evaluate_scores
+        from forgebench.leaderboards.scoring import evaluate_scores
 
         for m, s in evaluate_scores(clean["label"], clean["score"], n_boot=50).items():
             rows.append(dict(task="detection", subject=det, metric=m, value=s.value, ci_low=s.ci_low,

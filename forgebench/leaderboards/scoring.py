@@ -3,9 +3,10 @@
 :func:`evaluate_scores` is a thin view of the detection metrics,
 :mod:`forgebench.metrics.detection`: the same metric functions and the same
 bootstrap over clips as detector evaluation, so leaderboards and detector
-reports give identical numbers. Nothing else in the leaderboard computes a
-metric; the significance between ranked neighbours is
-:func:`forgebench.metrics.detection.delong_test`.
+reports give identical numbers. Nothing else in the leaderboards computes a
+metric: the command line and the server both score through
+:func:`forgebench.leaderboards.store.score_parts`; the significance between
+ranked neighbours is :func:`forgebench.metrics.detection.delong_test`.
 """
 
 from __future__ import annotations
