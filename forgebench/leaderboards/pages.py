@@ -30,6 +30,9 @@ from forgebench.leaderboards.validation import check_board_name
 from forgebench.metrics.detection import delong_test
 from forgebench.reports.tables import arrow, html_page
 
+# Team and method are text: left-aligned, the method wrapping (the report style right-aligns all but column 1).
+BOARD_CSS = ("#board td.team, #board td.method, #board th[data-type=text] { text-align: left; } "
+             "#board td.method { white-space: normal; min-width: 12rem; max-width: 28rem; overflow-wrap: anywhere; }")
 LABELS = {"auc": "AUC", "ap": "AP", "eer": "EER", "log_loss": "log-loss", "ece": "ECE"}
 PART_TEXT = {"public": "the public part", "private": "the private part (final ranking)"}
 
@@ -60,6 +63,8 @@ def _cell(row: pd.Series, m: str, digits: int = 3) -> str:
         return "n/a"
     if np.isfinite(lo) and np.isfinite(hi):
         return f"{v:.{digits}f} ± {(hi - lo) / 2:.{digits}f}"
+    if row.get("status") == "points":
+        return f"{v:.{digits}f} ± …"  # the server is still bootstrapping this one
     return f"{v:.{digits}f}"
 
 
@@ -122,7 +127,11 @@ def to_html(table: pd.DataFrame, board: str, part: str = "public", n_clips: int 
     body = (f"<h1>Leaderboard: {html.escape(board)}</h1><p>{html.escape(_intro(part, n_clips))} <em>vs next</em> "
             "is DeLong's test of the AUC difference with the next row, on the same clips (p &lt; 0.05: the order "
             "of that pair is unlikely to be chance).</p>" + table_html(table))
-    return html_page(body, title=f"Leaderboard: {board}")
+    return _page(body, f"Leaderboard: {board}")
+
+
+def _page(body: str, title: str) -> str:
+    return html_page(body, title=title).replace("</style>", BOARD_CSS + "</style>", 1)
 
 
 def publish(store: str | Path, board: str, out_dir: str | Path, best_per_team: bool = True,
@@ -159,7 +168,7 @@ LIVE_JS = """
     var fresh = doc.querySelector("#board tbody"), table = document.getElementById("board");
     if (!fresh || !table) return;
     table.replaceChild(document.importNode(fresh, true), table.tBodies[0]);
-    ["stamp", "count"].forEach(function (id) {
+    ["stamp", "count", "pending"].forEach(function (id) {
       var a = document.getElementById(id), b = doc.getElementById(id);
       if (a && b) a.textContent = b.textContent;
     });
@@ -205,12 +214,15 @@ def live_html(spec: Board, table: pd.DataFrame, updated: str, refresh: int, n_to
             f"<code>clips.csv</code>; ± is the half-width of the 95% bootstrap interval over clips; each team's "
             f"best submission is shown.{e(hidden)}</p>"
             + table_html(table)
+            + (f'<p class="fb-remark" id="pending">± … : the interval is being computed (the server bootstraps '
+               f'{spec.n_boot} resamples per submission in the background, one after another).</p>'
+               if (table.get("status", pd.Series(dtype=str)) == "points").any() else '<p id="pending"></p>')
             + f'<p class="fb-remark">Updated <span id="stamp">{e(updated[:19].replace("T", " "))} UTC</span>, '
             f'<span id="count">{n_total} submission{"s" if n_total != 1 else ""}</span> in all; this page '
             f'refreshes every {refresh} s<span id="offline"></span>. '
             f'Machine-readable: <a href="../api/boards/{e(spec.name)}">/api/boards/{e(spec.name)}</a>.</p>'
             f"<script>{LIVE_JS}</script>")
-    page = html_page(body, title=f"Leaderboard: {spec.name}")
+    page = _page(body, f"Leaderboard: {spec.name}")
     return page.replace("<body>", f'<body data-refresh="{int(refresh)}">', 1)
 
 
@@ -224,7 +236,8 @@ def ranking_json(spec: Board, table: pd.DataFrame, updated: str, n_total: int) -
     rows = []
     for _, r in table.iterrows():
         row = {"rank": int(r["rank"]), "id": int(r["id"]), "team": str(r["team"]), "method": str(r["method"]),
-               "submitted": str(r["submitted"]), "submissions": int(r["submissions"])}
+               "submitted": str(r["submitted"]), "submissions": int(r["submissions"]),
+               "intervals": "pending" if r["status"] == "points" else "done"}
         for m in METRICS:
             row[m] = _num(r[m])
             row[f"{m}_ci"] = [_num(r[f"{m}_ci_low"]), _num(r[f"{m}_ci_high"])]

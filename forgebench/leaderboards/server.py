@@ -9,7 +9,7 @@ Routes (every error is JSON ``{"error": "<one line>", "status": N}``)::
     GET  /boards/{board}                   the public ranking (HTML, refreshes itself)
     POST /api/boards/{board}/submissions   Authorization: Bearer TOKEN; multipart 'file' (CSV or Parquet
                                            with clip_id, score) and 'method' (one line) -> 201 {id, status,
-                                           public: {auc, ...}, public_ci, remaining_today}
+                                           public: {auc, ...}, remaining_today}
 
 A submission goes through exactly what ``forgebench leaderboard submit`` runs:
 :func:`~forgebench.leaderboards.validation.parse_predictions`, then
@@ -21,13 +21,17 @@ send its request (408), the content type (415) and the mapping of the store's
 errors to 400 (bad file), 404 (unknown board), 409 (same file again) and 429
 (over the team's daily limit, with ``Retry-After``). Store work runs in worker
 threads (SQLite and scoring block); scoring threads are capped so that a burst
-queues instead of exhausting memory. Every request writes one JSON line to the
+queues instead of exhausting memory. A submission is answered with its metric
+values (milliseconds of work); their bootstrap intervals (seconds of work each)
+are filled in by :class:`IntervalWorker`, the same ``score_board`` that
+``forgebench leaderboard score`` runs. Every request writes one JSON line to the
 audit log (time, client, method, path, board, team, status, bytes in, ms), never
 a header, so never a token.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -59,6 +63,7 @@ from forgebench.leaderboards.store import (
     day_start,
     load_board,
     now_utc,
+    score_board,
     standings,
 )
 from forgebench.leaderboards.teams import AuthError, authenticate
@@ -175,7 +180,7 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         pass
     audit = AuditLog(config.audit_log or store / "audit.log", echo=config.echo)
     scoring = anyio.CapacityLimiter(max(1, config.scoring_threads))
-    hashing = anyio.CapacityLimiter(4)  # scrypt takes 16 MiB per token check
+    hashing = anyio.CapacityLimiter(4)  # scrypt takes 4 MiB per token check
 
     async def run(fn, *args, limiter=None, **kwargs):
         """Run blocking store work in a thread; map the store's errors to HTTP errors."""
@@ -214,7 +219,7 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         spec = _spec(board)
         table, _ = standings(store, board, "public")
         with connect(store) as con:
-            total = con.execute("SELECT COUNT(*) FROM submissions WHERE board=? AND status='scored'",
+            total = con.execute("SELECT COUNT(*) FROM submissions WHERE board=? AND status IN ('scored', 'points')",
                                 (board,)).fetchone()[0]
         return spec, table, clock().isoformat(timespec="seconds"), total
 
@@ -242,12 +247,13 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         await run(_check_limit_now, board, team)
         data, name, method = await _read_form(request)
         preds = await run(parse_predictions, data, name, n_clips=spec.n_clips, limiter=scoring)
-        sub = await run(add_submission, store, board, preds, team, method, name=name,
+        sub = await run(add_submission, store, board, preds, team, method, name=name, intervals=False,
                         daily_limit=config.daily_limit, clock=clock, limiter=scoring)
+        app.state.intervals.wake()
         public = sub.scores.get("public", {})
-        return _json({"id": sub.id, "status": "scored", "board": board, "team": team, "submitted": sub.submitted,
+        return _json({"id": sub.id, "status": sub.status, "board": board, "team": team, "submitted": sub.submitted,
                       "n": sub.n, "public": {m: pages._num(s.value) for m, s in public.items()},
-                      "public_ci": {m: [pages._num(s.ci_low), pages._num(s.ci_high)] for m, s in public.items()},
+                      "intervals": f"being computed: GET /api/boards/{board} shows them within a minute or so",
                       "daily_limit": config.daily_limit,
                       "remaining_today": max(0, config.daily_limit - sub.submitted_today)}, 201)
 
@@ -262,7 +268,7 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
             message = await request.receive()
             received[0] += len(message.get("body", b""))
             if received[0] > config.max_bytes:
-                raise ApiError(413, f"the request is over this board's {config.max_bytes / 1e6:.1f} MB limit: "
+                raise ApiError(413, f"the request is over the server's {config.max_bytes / 1e6:.1f} MB limit: "
                                "submit only clip_id and score")
             return message
 
@@ -301,11 +307,62 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
     async def crash(request: Request, exc: Exception) -> Response:
         return _error(500, "internal error: the host can find it in the server's log")
 
+    intervals = IntervalWorker(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        intervals.start()
+        try:
+            yield
+        finally:
+            intervals.stop()
+
     app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error,
-                                                       Exception: crash})
+                                                       Exception: crash}, lifespan=lifespan)
     app.add_middleware(AuditMiddleware, sink=audit)
-    app.state.audit = audit
+    app.state.audit, app.state.intervals = audit, intervals
     return app
+
+
+class IntervalWorker:
+    """A thread that bootstraps the intervals of submissions stored with values only (status ``points``).
+
+    It runs :func:`~forgebench.leaderboards.store.score_board` (one transaction per
+    submission) when woken by a new submission and every ``poll`` seconds, so
+    submissions that a killed server left without intervals get them after a
+    restart. It only runs inside a served app (the ASGI lifespan); in-process
+    test clients leave intervals to ``forgebench leaderboard score``.
+    """
+
+    def __init__(self, store: Path, poll: float = 30.0):
+        self.store, self.poll = store, poll
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="forgebench-intervals", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                for board in board_names(self.store):
+                    if self._stop.is_set():
+                        break
+                    score_board(self.store, board)
+            except Exception as exc:  # keep serving; the next pass retries
+                print(f"forgebench: intervals: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            self._wake.wait(self.poll)
 
 
 def _html(text: str) -> HTMLResponse:
@@ -342,6 +399,6 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, say: 
            "(reachable from other machines: put a TLS proxy in front, tokens travel in plain HTTP otherwise)"))
     say(f"limits: {config.daily_limit} submissions per team per UTC day, {config.max_bytes / 1e6:.1f} MB per "
         f"request, {config.request_timeout:g} s to send it; audit log: {app.state.audit.path}")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                           timeout_keep_alive=5, server_header=False))
     server.run(sockets=[sock])

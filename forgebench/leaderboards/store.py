@@ -295,17 +295,19 @@ class Submission:
     n: int
     scores: dict[str, dict[str, Score]]  # part -> metric -> Score; empty when stored unscored
     submitted_today: int = 0  # this team's submissions to this board in the current UTC day, this one included
+    status: str = "scored"  # or "points" (intervals to come) or "pending" (not scored)
 
 
-def score_parts(board: Board, preds: pd.DataFrame) -> dict[str, dict[str, Score]]:
-    """Every metric of ``preds`` on each non-empty part of ``board``, with the board's bootstrap settings."""
+def score_parts(board: Board, preds: pd.DataFrame, intervals: bool = True) -> dict[str, dict[str, Score]]:
+    """Every metric of ``preds`` on each non-empty part of ``board``, with the board's bootstrap settings
+    (``intervals=False``: the values only, in milliseconds; the bootstrap takes seconds)."""
     scores = preds.set_index("clip_id")["score"]
     out = {}
     for part in PARTS:
         lab = board.part(part)
         if len(lab):
             out[part] = evaluate_scores(lab.to_numpy(np.int64), scores.loc[lab.index].to_numpy(),
-                                        n_boot=board.n_boot, seed=board.seed)
+                                        n_boot=board.n_boot if intervals else 0, seed=board.seed)
     return out
 
 
@@ -321,10 +323,15 @@ def count_today(con: sqlite3.Connection, board: str, team: str, now: dt.datetime
 
 
 def add_submission(store: str | Path, board: str, preds: pd.DataFrame, team: str, method: str, *,
-                   name: str = "submission", score: bool = True, daily_limit: int | None = None,
-                   clock: Callable[[], dt.datetime] = now_utc) -> Submission:
+                   name: str = "submission", score: bool = True, intervals: bool = True,
+                   daily_limit: int | None = None, clock: Callable[[], dt.datetime] = now_utc) -> Submission:
     """Check ``preds`` (from :func:`~forgebench.leaderboards.validation.parse_predictions`) against the
     board, score it on both parts and store it in one transaction.
+
+    Its status is ``scored`` (values and intervals), ``points`` with
+    ``intervals=False`` (values now, intervals later by :func:`score_board`: the
+    server answers at once and bootstraps in the background) or ``pending``
+    with ``score=False``.
 
     ``daily_limit`` caps the team's stored submissions per UTC day (checked again
     inside the write transaction, so racing requests cannot exceed it). Raises
@@ -341,7 +348,7 @@ def add_submission(store: str | Path, board: str, preds: pd.DataFrame, team: str
         if daily_limit is not None:
             _check_limit(con, board, team, clock(), daily_limit)
         # Scoring is read-only and slow: do it before taking the write lock.
-        result = score_parts(spec, preds) if score else {}
+        result = score_parts(spec, preds, intervals) if score else {}
         with transaction(con):
             now = clock()
             today = _check_limit(con, board, team, now, daily_limit) if daily_limit is not None \
@@ -353,12 +360,17 @@ def add_submission(store: str | Path, board: str, preds: pd.DataFrame, team: str
                                                f"(submission #{prior[0]}); nothing was added")
             cur = con.execute("INSERT INTO submissions (board, team, method, submitted, sha256, n, status) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?)", (board, team, method, _iso(now), digest,
-                                                               len(preds), "scored" if score else "pending"))
+                                                               len(preds), _status(score, intervals)))
             sid = int(cur.lastrowid)
             con.executemany("INSERT INTO predictions VALUES (?, ?, ?)",
                             [(sid, c, float(s)) for c, s in zip(preds["clip_id"], preds["score"])])
             _store_scores(con, sid, result)
-    return Submission(sid, board, team, method, _iso(now), len(preds), result, today + 1)
+    return Submission(sid, board, team, method, _iso(now), len(preds), result, today + 1,
+                      _status(score, intervals))
+
+
+def _status(score: bool, intervals: bool) -> str:
+    return "pending" if not score else "scored" if intervals else "points"
 
 
 def _check_limit(con: sqlite3.Connection, board: str, team: str, now: dt.datetime, limit: int) -> int:
@@ -389,7 +401,8 @@ def _store_scores(con: sqlite3.Connection, sid: int, result: dict[str, dict[str,
 
 
 def score_board(store: str | Path, board: str, rescore: bool = False) -> int:
-    """Score the board's pending submissions (all of them with ``rescore``); returns how many were scored."""
+    """Score the board's submissions that are not ``scored`` (all of them with ``rescore``), each in its own
+    transaction, so an interrupted run keeps what it finished; returns how many were scored."""
     with connect(store) as con:
         spec = load_board(con, board)
         where = "" if rescore else " AND status != 'scored'"
@@ -411,8 +424,8 @@ def standings(store: str | Path, board: str, part: str = "public",
               best_per_team: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     """Scored submissions ranked by AUC on ``part``, best first; and that part's labels.
 
-    Columns: rank, id, team, method, submitted, n, submissions (the team's
-    count), and per metric ``<m>``, ``<m>_ci_low``, ``<m>_ci_high`` on ``part``.
+    Columns: rank, id, team, method, submitted, n, status (``points``: intervals
+    still to come), submissions (the team's count), and per metric ``<m>``, ``<m>_ci_low``, ``<m>_ci_high`` on ``part``.
     Ties keep the earlier submission first. With ``best_per_team`` each team is
     represented by the submission with its best *public* AUC, whatever ``part``
     ranks: the final (private) ranking never picks a team's entry by the private
@@ -422,8 +435,8 @@ def standings(store: str | Path, board: str, part: str = "public",
         raise ValueError(f"part must be one of {PARTS}")
     with connect(store) as con:
         labels = load_board(con, board).part(part)
-        subs = pd.read_sql_query("SELECT id, team, method, submitted, n FROM submissions WHERE board=? AND "
-                                 "status='scored' ORDER BY id", con, params=(board,))
+        subs = pd.read_sql_query("SELECT id, team, method, submitted, n, status FROM submissions WHERE board=? AND "
+                                 "status IN ('scored', 'points') ORDER BY id", con, params=(board,))
         sc = pd.read_sql_query("SELECT s.submission AS id, s.part, s.metric, s.value, s.ci_low, s.ci_high "
                                "FROM scores s JOIN submissions u ON u.id = s.submission WHERE u.board=?", con,
                                params=(board,))

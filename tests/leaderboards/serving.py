@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,12 +27,13 @@ TRAMPOLINE = ("import fcntl, os, sys\n"
               "os.dup2(r, 3)\nos.dup2(w, 4)\nos.execv(sys.argv[3], sys.argv[3:])\n")
 
 
-def start_server(store: Path, *args: str, timeout: float = 120.0) -> tuple[subprocess.Popen, str, list[str]]:
-    """Start the server on a free loopback port (``--port 0``); returns (process, base URL, its first lines)."""
+def start_server(store: Path, *args: str, port: int = 0,
+                 timeout: float = 120.0) -> tuple[subprocess.Popen, str, list[str]]:
+    """Start the server on loopback (``port`` 0: a free port); returns (process, base URL, its first lines)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "forgebench", "leaderboard", "serve", "--store", str(store),
-                             "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT, start_new_session=True)
+                             "--port", str(port), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env, cwd=ROOT, start_new_session=True)
     lines, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], 0.5)
@@ -43,11 +45,13 @@ def start_server(store: Path, *args: str, timeout: float = 120.0) -> tuple[subpr
             m = re.search(r"at (http://[^ ]+/) ", line)
             if m:
                 lines.append(proc.stdout.readline().rstrip())  # the limits line
+                # Keep reading what it says, so that a chatty server never blocks on a full pipe.
+                threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
                 return proc, m.group(1).rstrip("/"), lines
         if proc.poll() is not None:
             break
     stop_server(proc)
-    raise RuntimeError(f"server did not start: {lines} {proc.stderr.read()[-2000:]}")
+    raise RuntimeError(f"server did not start: {lines}")
 
 
 def stop_server(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
@@ -59,9 +63,6 @@ def stop_server(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        if stream:
-            stream.close()
     return proc.returncode
 
 
