@@ -22,7 +22,7 @@ from tests.leaderboards.conftest import call
 from tests.leaderboards.serving import CHROMIUM, Chromium, start_server, stop_server
 
 
-def _upload(token, payload, method="logit", name="p.csv"):
+def _upload(token, payload, method="<b>x</b> & y", name="p.csv"):
     return {"headers": {"Authorization": f"Bearer {token}"}, "files": {"file": (name, payload, "text/csv")},
             "data": {"method": method}}
 
