@@ -55,11 +55,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 def _cmd_publish(args: argparse.Namespace) -> int:
     from forgebench.leaderboards.pages import publish
-    from forgebench.leaderboards.store import score_board
 
-    n = score_board(_store(args), args.board)  # intervals the server has not computed yet
-    if n:
-        print(f"scored {n} submission(s) that had no intervals yet")
     for p in publish(_store(args), args.board, args.output, best_per_team=not args.all_submissions,
                      final=args.final):
         print(p)

@@ -25,7 +25,7 @@ import pandas as pd
 from forgebench.atomic import atomic_output
 from forgebench.errors import InputError
 from forgebench.leaderboards.scoring import METRICS, PRIMARY
-from forgebench.leaderboards.store import Board, connect, load_board, standings, submission_predictions
+from forgebench.leaderboards.store import Board, connect, load_board, score_board, standings, submission_predictions
 from forgebench.leaderboards.validation import check_board_name
 from forgebench.metrics.detection import delong_test
 from forgebench.reports.tables import arrow, html_page
@@ -64,7 +64,7 @@ def _cell(row: pd.Series, m: str, digits: int = 3) -> str:
     if np.isfinite(lo) and np.isfinite(hi):
         return f"{v:.{digits}f} ± {(hi - lo) / 2:.{digits}f}"
     if row.get("status") == "points":
-        return f"{v:.{digits}f} ± …"  # the server is still bootstrapping this one
+        return f"{v:.{digits}f} ± …"  # the server is still bootstrapping this one (public part)
     return f"{v:.{digits}f}"
 
 
@@ -139,6 +139,8 @@ def publish(store: str | Path, board: str, out_dir: str | Path, best_per_team: b
     """Write ``<out_dir>/<board>.md``, ``.html`` and ``.csv`` (``<board>-final.*`` with ``final``)."""
     check_board_name(board)
     part = "private" if final else "public"
+    shown, _ = standings(store, board, part, best_per_team)
+    score_board(store, board, public_only=not final, ids=shown["id"].tolist())  # intervals not computed yet
     table = board_table(store, board, part, best_per_team)
     if table.empty:
         raise InputError(f"board {board!r} has no scored submissions yet: nothing to publish")

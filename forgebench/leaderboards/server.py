@@ -35,6 +35,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import sqlite3
 import sys
 import threading
 import time
@@ -53,6 +54,7 @@ from starlette.routing import Route
 from forgebench.errors import InputError
 from forgebench.leaderboards import pages
 from forgebench.leaderboards.store import (
+    DB_NAME,
     DailyLimitError,
     DuplicateSubmissionError,
     UnknownBoardError,
@@ -176,8 +178,11 @@ def _bearer(request: Request) -> str:
 def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc) -> Starlette:
     """The ASGI application over ``config.store`` (which must exist). ``clock`` is injectable for tests."""
     store = Path(config.store)
-    with connect(store):  # fail now, with one line, if the store cannot be opened
+    # Fail now, with one line, if the store cannot be opened; then keep this connection for the app's life, so
+    # that the last request's connection to close does not checkpoint and remove the WAL every time.
+    with connect(store):
         pass
+    keeper = sqlite3.connect(store / DB_NAME, check_same_thread=False)
     audit = AuditLog(config.audit_log or store / "audit.log", echo=config.echo)
     scoring = anyio.CapacityLimiter(max(1, config.scoring_threads))
     hashing = anyio.CapacityLimiter(4)  # scrypt takes 4 MiB per token check
@@ -219,7 +224,7 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         spec = _spec(board)
         table, _ = standings(store, board, "public")
         with connect(store) as con:
-            total = con.execute("SELECT COUNT(*) FROM submissions WHERE board=? AND status IN ('scored', 'points')",
+            total = con.execute("SELECT COUNT(*) FROM submissions WHERE board=? AND status != 'pending'",
                                 (board,)).fetchone()[0]
         return spec, table, clock().isoformat(timespec="seconds"), total
 
@@ -320,12 +325,14 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
     app = Starlette(routes=routes, exception_handlers={ApiError: api_error, HTTPException: http_error,
                                                        Exception: crash}, lifespan=lifespan)
     app.add_middleware(AuditMiddleware, sink=audit)
-    app.state.audit, app.state.intervals = audit, intervals
+    app.state.audit, app.state.intervals, app.state.keeper = audit, intervals, keeper
     return app
 
 
 class IntervalWorker:
-    """A thread that bootstraps the intervals of submissions stored with values only (status ``points``).
+    """A thread that bootstraps the public intervals of submissions stored with values only (status
+    ``points`` -> ``public``): what the live board shows. The private part's intervals are computed when
+    the host publishes the final ranking, for the submissions it ranks.
 
     It runs :func:`~forgebench.leaderboards.store.score_board` (one transaction per
     submission) when woken by a new submission and every ``poll`` seconds, so
@@ -359,7 +366,7 @@ class IntervalWorker:
                 for board in board_names(self.store):
                     if self._stop.is_set():
                         break
-                    score_board(self.store, board)
+                    score_board(self.store, board, public_only=True)
             except Exception as exc:  # keep serving; the next pass retries
                 print(f"forgebench: intervals: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             self._wake.wait(self.poll)

@@ -295,19 +295,24 @@ class Submission:
     n: int
     scores: dict[str, dict[str, Score]]  # part -> metric -> Score; empty when stored unscored
     submitted_today: int = 0  # this team's submissions to this board in the current UTC day, this one included
-    status: str = "scored"  # or "points" (intervals to come) or "pending" (not scored)
+    status: str = "scored"  # or "public", "points" (intervals to come) or "pending" (not scored)
 
 
-def score_parts(board: Board, preds: pd.DataFrame, intervals: bool = True) -> dict[str, dict[str, Score]]:
-    """Every metric of ``preds`` on each non-empty part of ``board``, with the board's bootstrap settings
-    (``intervals=False``: the values only, in milliseconds; the bootstrap takes seconds)."""
+def score_parts(board: Board, preds: pd.DataFrame, intervals: bool | tuple[str, ...] = True,
+                parts: tuple[str, ...] = PARTS) -> dict[str, dict[str, Score]]:
+    """Every metric of ``preds`` on each non-empty part of ``parts``, with the board's bootstrap settings.
+
+    ``intervals`` says which parts get bootstrap intervals (True: all, False:
+    none): values take milliseconds, the bootstrap seconds.
+    """
+    wanted = PARTS if intervals is True else () if intervals is False else tuple(intervals)
     scores = preds.set_index("clip_id")["score"]
     out = {}
-    for part in PARTS:
+    for part in parts:
         lab = board.part(part)
         if len(lab):
             out[part] = evaluate_scores(lab.to_numpy(np.int64), scores.loc[lab.index].to_numpy(),
-                                        n_boot=board.n_boot if intervals else 0, seed=board.seed)
+                                        n_boot=board.n_boot if part in wanted else 0, seed=board.seed)
     return out
 
 
@@ -331,7 +336,8 @@ def add_submission(store: str | Path, board: str, preds: pd.DataFrame, team: str
     Its status is ``scored`` (values and intervals), ``points`` with
     ``intervals=False`` (values now, intervals later by :func:`score_board`: the
     server answers at once and bootstraps in the background) or ``pending``
-    with ``score=False``.
+    with ``score=False``. (``public``, between ``points`` and ``scored``, has
+    the public part's intervals: what the live board shows.)
 
     ``daily_limit`` caps the team's stored submissions per UTC day (checked again
     inside the write transaction, so racing requests cannot exceed it). Raises
@@ -400,19 +406,31 @@ def _store_scores(con: sqlite3.Connection, sid: int, result: dict[str, dict[str,
                      for part, res in result.items() for k, v in res.items()])
 
 
-def score_board(store: str | Path, board: str, rescore: bool = False) -> int:
-    """Score the board's submissions that are not ``scored`` (all of them with ``rescore``), each in its own
-    transaction, so an interrupted run keeps what it finished; returns how many were scored."""
+def score_board(store: str | Path, board: str, rescore: bool = False, public_only: bool = False,
+                ids: list[int] | None = None) -> int:
+    """Complete the scores of the board's submissions (of ``ids`` only, if given), each in its own
+    transaction, so an interrupted run keeps what it finished; returns how many were scored.
+
+    By default every submission ends ``scored`` (all of them recomputed with
+    ``rescore``); ``public_only`` stops at ``public`` (the live board's
+    intervals; the server's background worker does this). A part whose
+    intervals are already stored is not bootstrapped again.
+    """
+    todo = ("pending", "points") if public_only else ("pending", "points", "public")
     with connect(store) as con:
         spec = load_board(con, board)
-        where = "" if rescore else " AND status != 'scored'"
-        ids = [r[0] for r in con.execute(f"SELECT id FROM submissions WHERE board=?{where}", (board,))]
-        for sid in ids:
-            result = score_parts(spec, submission_predictions(con, sid))
+        rows = con.execute("SELECT id, status FROM submissions WHERE board=? ORDER BY id", (board,)).fetchall()
+        wanted = None if ids is None else {int(i) for i in ids}
+        rows = [(sid, st) for sid, st in rows if (wanted is None or sid in wanted) and (rescore or st in todo)]
+        for sid, status in rows:
+            parts = ("private",) if status == "public" and not rescore else PARTS
+            boot = ("public",) if public_only else PARTS
+            result = score_parts(spec, submission_predictions(con, sid), intervals=boot, parts=parts)
             with transaction(con):
                 _store_scores(con, sid, result)
-                con.execute("UPDATE submissions SET status='scored' WHERE id=?", (sid,))
-    return len(ids)
+                con.execute("UPDATE submissions SET status=? WHERE id=?", ("public" if public_only else "scored",
+                                                                           sid))
+    return len(rows)
 
 
 def submission_predictions(con: sqlite3.Connection, sid: int) -> pd.DataFrame:
@@ -424,8 +442,9 @@ def standings(store: str | Path, board: str, part: str = "public",
               best_per_team: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     """Scored submissions ranked by AUC on ``part``, best first; and that part's labels.
 
-    Columns: rank, id, team, method, submitted, n, status (``points``: intervals
-    still to come), submissions (the team's count), and per metric ``<m>``, ``<m>_ci_low``, ``<m>_ci_high`` on ``part``.
+    Columns: rank, id, team, method, submitted, n, status (``points``: no
+    intervals yet; ``public``: the public part's only), submissions (the
+    team's count), and per metric ``<m>``, ``<m>_ci_low``, ``<m>_ci_high`` on ``part``.
     Ties keep the earlier submission first. With ``best_per_team`` each team is
     represented by the submission with its best *public* AUC, whatever ``part``
     ranks: the final (private) ranking never picks a team's entry by the private
@@ -436,7 +455,7 @@ def standings(store: str | Path, board: str, part: str = "public",
     with connect(store) as con:
         labels = load_board(con, board).part(part)
         subs = pd.read_sql_query("SELECT id, team, method, submitted, n, status FROM submissions WHERE board=? AND "
-                                 "status IN ('scored', 'points') ORDER BY id", con, params=(board,))
+                                 "status != 'pending' ORDER BY id", con, params=(board,))
         sc = pd.read_sql_query("SELECT s.submission AS id, s.part, s.metric, s.value, s.ci_low, s.ci_high "
                                "FROM scores s JOIN submissions u ON u.id = s.submission WHERE u.board=?", con,
                                params=(board,))

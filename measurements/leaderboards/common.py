@@ -81,8 +81,9 @@ def check_store(store: Path, accepted: dict[int, str], n_clips: int, parts: int 
         con.close()
     missing = [i for i in accepted if i not in subs]
     wrong_team = [i for i, t in accepted.items() if i in subs and subs[i][0] != t]
-    # 'points': values stored, intervals still to come (the server bootstraps them in the background).
-    partial = [i for i, (_, status, n) in subs.items() if status not in ("scored", "points")
+    # 'points': values stored, intervals still to come (the server bootstraps the public ones in the background;
+    # 'public': those are done).
+    partial = [i for i, (_, status, n) in subs.items() if status not in ("scored", "public", "points")
                or preds.get(i, 0) != n or n != n_clips or scores.get(i, 0) != 5 * parts]
     waiting = sum(status == "points" for _, status, _ in subs.values())
     orphans = (set(preds) | set(scores)) - set(subs)

@@ -203,3 +203,23 @@ def test_a_store_from_before_the_split_is_upgraded_in_place(tmp_path):
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert lb.score_board(store, "old", rescore=True) == 1
     assert lb.standings(store, "old", "public")[0]["auc"].tolist() == [0.75]  # rescored: the same AUC
+
+
+def test_intervals_computed_later_equal_intervals_computed_at_once(board, tmp_path):
+    now = lb.add_submission(board.store, "demo", board.preds(1.0, seed=1), "now", "m")
+    later = lb.add_submission(board.store, "demo", board.preds(1.0, seed=1), "later", "m", intervals=False)
+    assert (now.status, later.status) == ("scored", "points")
+    assert all(np.isnan(s.ci_low) for part in later.scores.values() for s in part.values())
+    assert {p: {m: s.value for m, s in r.items()} for p, r in later.scores.items()} == \
+        {p: {m: s.value for m, s in r.items()} for p, r in now.scores.items()}
+
+    def table(part):
+        t = lb.standings(board.store, "demo", part, best_per_team=False)[0].set_index("team")
+        return t.drop(columns=["rank", "id", "submitted", "status"])
+
+    assert lb.score_board(board.store, "demo", public_only=True) == 1  # the server's worker: public part only
+    pub, priv = table("public"), table("private")
+    assert pub.loc["later"].equals(pub.loc["now"]) and np.isnan(priv.loc["later", "auc_ci_low"])
+    publish(board.store, "demo", tmp_path / "pub", final=True, best_per_team=False)  # completes what it ranks
+    assert table("private").loc["later"].equals(table("private").loc["now"])
+    assert lb.score_board(board.store, "demo") == 0
