@@ -7,8 +7,8 @@ count passes the next mark, the server process gets SIGKILL, is restarted on the
 and the clients carry on (a request that got no answer is not retried: its fate is unknown to the
 client, so a new file is sent). After each restart the store is checked read-only: it opens, passes
 SQLite's integrity check, holds every acknowledged submission with the right team, and no submission
-lacks a prediction or a score row (nothing half-written). At the end the restarted server's background
-worker must finish the intervals that the killed servers left behind.
+lacks a prediction or a score row (nothing half-written). With --wait, the end waits for the restarted
+server's background worker to finish the public intervals that the killed servers left behind.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--teams", type=int, default=50)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--every", type=int, default=60, help="acknowledged submissions between kills")
+    ap.add_argument("--wait", type=float, default=0.0,
+                    help="seconds to wait at the end for the public intervals left behind (default: do not wait)")
     args = ap.parse_args()
     import httpx
 
@@ -92,7 +94,7 @@ def main() -> None:
             t.join()
     final = check_store(board.store, accepted, args.clips)
     t0 = time.perf_counter()
-    while final["intervals_pending"] and time.perf_counter() - t0 < 3600:
+    while final["intervals_pending"] and time.perf_counter() - t0 < args.wait:
         time.sleep(5)
         final = check_store(board.store, accepted, args.clips)
     stop_server(proc)

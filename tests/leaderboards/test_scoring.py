@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from forgebench.metrics import detection as ev
 from forgebench.leaderboards.scoring import evaluate_scores
+from forgebench.metrics import detection as ev
 
 
 def _data(n=160, seed=0, strength=1.2):
