@@ -243,8 +243,8 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         request.state.team = team
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > config.max_bytes:
-            raise ApiError(413, f"the request is {int(length) / 1e6:.1f} MB, over this board's "
-                           f"{config.max_bytes / 1e6:.1f} MB limit: submit only clip_id and score")
+            raise ApiError(413, f"the request is {_mib(int(length))}, over the server's {_mib(config.max_bytes)} "
+                           "limit: submit only clip_id and score")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "multipart/form-data":
             raise ApiError(415, f"the request is {ctype or 'untyped'!s}: send multipart/form-data with a 'file' "
@@ -258,7 +258,7 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
         public = sub.scores.get("public", {})
         return _json({"id": sub.id, "status": sub.status, "board": board, "team": team, "submitted": sub.submitted,
                       "n": sub.n, "public": {m: pages._num(s.value) for m, s in public.items()},
-                      "intervals": f"being computed: GET /api/boards/{board} shows them within a minute or so",
+                      "intervals": f"being computed in the background: GET /api/boards/{board} shows them when done",
                       "daily_limit": config.daily_limit,
                       "remaining_today": max(0, config.daily_limit - sub.submitted_today)}, 201)
 
@@ -273,28 +273,31 @@ def create_app(config: ServerConfig, clock: Callable[[], dt.datetime] = now_utc)
             message = await request.receive()
             received[0] += len(message.get("body", b""))
             if received[0] > config.max_bytes:
-                raise ApiError(413, f"the request is over the server's {config.max_bytes / 1e6:.1f} MB limit: "
+                raise ApiError(413, f"the request is over the server's {_mib(config.max_bytes)} limit: "
                                "submit only clip_id and score")
             return message
 
         try:
             with anyio.fail_after(config.request_timeout):
                 form = await Request(request.scope, limited_receive).form(max_files=1, max_fields=len(FORM_FIELDS))
-                extra = sorted(set(form.keys()) - set(FORM_FIELDS))
-                if extra:
-                    raise ApiError(400, f"unexpected form fields {[k[:40] for k in extra[:5]]}: send only 'file' "
-                                   "and 'method'")
-                upload, method = form.get("file"), form.get("method")
-                if not isinstance(upload, UploadFile):
-                    raise ApiError(400, "no file: send the predictions as the multipart field 'file'")
-                if not isinstance(method, str):
-                    raise ApiError(400, "no method: describe the method in the form field 'method' (one line)")
-                data = await upload.read()
-                await form.close()
+                try:
+                    extra = sorted(set(form.keys()) - set(FORM_FIELDS))
+                    if extra:
+                        raise ApiError(400, f"unexpected form fields {[k[:40] for k in extra[:5]]}: send only "
+                                       "'file' and 'method'")
+                    upload, method = form.get("file"), form.get("method")
+                    if not isinstance(upload, UploadFile):
+                        raise ApiError(400, "no file: send the predictions as the multipart field 'file'")
+                    if not isinstance(method, str):
+                        raise ApiError(400, "no method: describe the method in the form field 'method' (one line)")
+                    data = await upload.read()
+                finally:
+                    await form.close()  # uploads over 1 MiB were spooled to temporary files
         except TimeoutError:
             raise ApiError(408, f"the request took over {config.request_timeout:g} s to arrive: send it again "
                            "on a faster link") from None
-        name = Path(upload.filename or "").name[:200] or "upload"
+        # The file name only labels messages (and picks the reader by its suffix): printable, short, no folders.
+        name = "".join(c for c in Path(upload.filename or "").name if c.isprintable())[:120] or "upload"
         return data, name, method
 
     routes = [Route("/healthz", healthz), Route("/", index), Route("/api/boards", list_boards),
@@ -372,6 +375,10 @@ class IntervalWorker:
             self._wake.wait(self.poll)
 
 
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.3g} MiB"
+
+
 def _html(text: str) -> HTMLResponse:
     csp = (f"default-src 'none'; style-src 'unsafe-inline'; script-src {' '.join(pages.script_hashes())}; "
            "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -404,7 +411,7 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8000, say: 
     say(f"serving {len(boards)} board(s) from {config.store} at http://{url_host}:{bound}/ "
         + ("(loopback only: other machines cannot connect; --host 0.0.0.0 accepts them)" if loopback else
            "(reachable from other machines: put a TLS proxy in front, tokens travel in plain HTTP otherwise)"))
-    say(f"limits: {config.daily_limit} submissions per team per UTC day, {config.max_bytes / 1e6:.1f} MB per "
+    say(f"limits: {config.daily_limit} submissions per team per UTC day, {_mib(config.max_bytes)} per "
         f"request, {config.request_timeout:g} s to send it; audit log: {app.state.audit.path}")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                                           timeout_keep_alive=5, server_header=False))

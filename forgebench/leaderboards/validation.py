@@ -118,7 +118,7 @@ def read_predictions(path: str | Path, max_bytes: int = MAX_SUBMISSION_BYTES,
         raise InputError(f"no predictions file at {str(path)!r}")
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputError(f"{path.name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit: "
+        raise InputError(f"{path.name} is {size / 2**20:.3g} MiB, over the {max_bytes / 2**20:.3g} MiB limit: "
                          "submit only clip_id and score")
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError(f"{path.name}: predictions must be .csv or .parquet")

@@ -6,6 +6,7 @@ predictions of varied strength), which is all a submission server sees.
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import sys
 import time
@@ -99,3 +100,13 @@ def percentiles(seconds: list[float]) -> str:
     a = np.asarray(seconds)
     return (f"p50 {np.percentile(a, 50):.2f} s, p95 {np.percentile(a, 95):.2f} s, max {a.max():.2f} s "
             f"(n={a.size})")
+
+
+def board_arguments(doc: str) -> argparse.ArgumentParser:
+    """The options every measurement shares: the output folder and the synthetic board's size."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--out", type=Path, required=True, help="scratch folder for the store and the results")
+    ap.add_argument("--clips", type=int, default=400, help="clips on the board (default 400)")
+    ap.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    ap.add_argument("--teams", type=int, default=50, help="teams, one client thread each (default 50)")
+    return ap

@@ -13,24 +13,18 @@ server's background worker to finish the public intervals that the killed server
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import threading
 import time
-from pathlib import Path
 
-from common import ROOT, Board, check_store, post
+from common import ROOT, Board, board_arguments, check_store, post
 
 from tests.leaderboards.serving import start_server, stop_server
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--clips", type=int, default=400)
-    ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--teams", type=int, default=50)
+    ap = board_arguments(__doc__)
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--every", type=int, default=60, help="acknowledged submissions between kills")
     ap.add_argument("--wait", type=float, default=0.0,

@@ -11,25 +11,21 @@ accepted and 5-10 refused with 429. The server is a real process on a free loopb
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
-from pathlib import Path
 
-from common import ROOT, Board, check_store, percentiles, post
+from common import ROOT, Board, board_arguments, check_store, percentiles, post
 
 from tests.leaderboards.serving import CHROMIUM, Chromium, start_server, stop_server
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--clips", type=int, default=400)
-    ap.add_argument("--n-boot", type=int, default=1000)
-    ap.add_argument("--teams", type=int, default=50)
+    ap = board_arguments(__doc__)
     ap.add_argument("--in-a-row", type=int, default=500)
     ap.add_argument("--daily-limit", type=int, default=5)
+    ap.add_argument("--settle", type=float, default=0.0,
+                    help="seconds to wait, before the screenshot, for the server to finish the public intervals")
     args = ap.parse_args()
     import httpx
 
@@ -97,6 +93,12 @@ def main() -> None:
                                "a_429_message": next((r[5]["error"] for r in rows if r[2] == 429), "")}
         summary["board_json_teams"] = len(board_json["ranking"])
 
+        t0 = time.perf_counter()
+        while check_store(board.store, accepted, args.clips)["intervals_pending"] and \
+                time.perf_counter() - t0 < args.settle:
+            time.sleep(5)
+        summary["settle"] = {"waited_s": time.perf_counter() - t0,
+                             "intervals_pending": check_store(board.store, accepted, args.clips)["intervals_pending"]}
         if CHROMIUM:
             with Chromium(args.out / "chromium", width=1280, height=900) as browser:
                 browser.goto(f"{url}/boards/{board.name}")

@@ -74,6 +74,13 @@ def _parquet_bomb(rows: int = 2_000_000) -> bytes:
     return buf.getvalue()
 
 
+def _raw_multipart(payload: bytes, filename: str) -> bytes:
+    """A multipart body written by hand, so that the file name carries bytes a client library would escape."""
+    return (b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nm\r\n"
+            b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename.encode()
+            + b"\"\r\nContent-Type: text/csv\r\n\r\n" + payload + b"\r\n--BOUNDARY--\r\n")
+
+
 def cases(ctx: Context) -> list[Case]:
     d = ctx.data
     good = d.preds(1.0, seed=1)
@@ -161,6 +168,9 @@ def cases(ctx: Context) -> list[Case]:
         Case("path-like file name ../../etc/passwd.csv", 201, "", **up(_csv(d.preds(1.0, seed=2)),
                                                                       name="../../etc/passwd.csv")),
         Case("SQL in the method", 201, "", **up(good_csv, method=SQL)),
+        Case("terminal escapes in the file name", 400, "x[31m.csv: score",
+             headers={**auth, "Content-Type": "multipart/form-data; boundary=BOUNDARY"},
+             content=_raw_multipart(_csv(g.assign(score=[2.0] + [0.5] * (len(g) - 1))), "x\x1b[31m\x07.csv")),
         Case("the same file again", 409, "already submitted", **up(good_csv)),
         Case("a team over its daily limit", 429, "submissions to 'demo' for today",
              **up(_csv(d.preds(2.0, seed=3)), token=ctx.tokens["busy"])),
