@@ -14,9 +14,10 @@ GROUPS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         ("forgebench.detectors.commands", "add_train_detector"),
         ("forgebench.generator.motion.diffusion.commands", "add_train_motion"),
     )),
-    "eval": ("evaluate a trained detector or motion model", (
+    "eval": ("evaluate a trained detector or motion model, or the generator's fidelity", (
         ("forgebench.detectors.commands", "add_eval_detector"),
         ("forgebench.benchmarks.eval_commands", "add_eval_motion"),
+        ("forgebench.benchmarks.fidelity_commands", "add_eval_fidelity"),
     )),
 }
 

@@ -151,6 +151,18 @@ def keypoint_distance(
     return float(per_frame.mean()), details
 
 
+def _reference_cached(clip: Clip, key: str, n: int, compute: Any) -> Any:
+    """A per-frame computation on the ground truth, kept in its ``meta`` (a benchmark scores one real clip
+    against several regenerations); a cached result for at least ``n`` frames is cut to ``n``."""
+    ref = clip.reference
+    cached = ref.meta.get(key) if ref is not None else None
+    if cached is None or len(cached[0]) < n:
+        cached = compute()
+        if ref is not None:
+            ref.meta[key] = cached
+    return tuple(a[:n] for a in cached)
+
+
 def akd_clip(clip: Clip, size: int = AKD_SIZE, detector: str = "mediapipe") -> tuple[float, dict[str, Any]]:
     """AKD (pixels at ``size``²) of a clip against its ground truth; ``detector`` "mediapipe" or "dlib"."""
     gen, ref = paired_frames(clip)
@@ -158,7 +170,8 @@ def akd_clip(clip: Clip, size: int = AKD_SIZE, detector: str = "mediapipe") -> t
         g, gv = mediapipe_68(gen, size, clip.track)
         r, rv = mediapipe_68(ref, size, clip.reference.track if clip.reference is not None else None)
     elif detector == "dlib":
-        (g, gv), (r, rv) = dlib_68(gen, size), dlib_68(ref, size)
+        g, gv = dlib_68(gen, size)
+        r, rv = _reference_cached(clip, f"dlib_68@{size}", len(ref), lambda: dlib_68(ref, size))
     else:
         raise InputError(f"AKD detector must be 'mediapipe' or 'dlib', got {detector!r}")
     return keypoint_distance(g, r, gv, rv)
@@ -173,11 +186,13 @@ def aed_frames(
     n_samples: int | None = 16,
     gen_landmarks: np.ndarray | None = None,
     ref_landmarks: np.ndarray | None = None,
+    ref_cache: dict[int, Any] | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """Mean Euclidean distance of dlib face embeddings over paired frames with a face in both.
 
     ``n_samples`` evenly spaced frames (None: every frame); face boxes from landmarks [T, >=468, 2+]
     (pixels of these frames; all-zero rows mean no face) when given, else dlib's HOG detector.
+    ``ref_cache`` keeps the real frames' embeddings by frame index between calls.
     """
     from forgebench.metrics.identity import face_embedding, rect_from_landmarks, sample_indices
 
@@ -194,7 +209,14 @@ def aed_frames(
     dists = []
     for i in idx:
         a = embed(gen, gen_landmarks, i)
-        b = embed(ref, ref_landmarks, i) if a is not None else None
+        if a is None:
+            continue
+        if ref_cache is not None and int(i) in ref_cache:
+            b = ref_cache[int(i)]
+        else:
+            b = embed(ref, ref_landmarks, i)
+            if ref_cache is not None:
+                ref_cache[int(i)] = b
         if a is not None and b is not None:
             dists.append(float(np.linalg.norm(a - b)))
     if not dists:
@@ -217,7 +239,9 @@ def aed_clip(clip: Clip, n_samples: int | None = 16) -> tuple[float, dict[str, A
     """AED of a clip against its ground truth (functional twin of ``aed``)."""
     gen, ref = paired_frames(clip)
     ref_track = clip.reference.track if clip.reference is not None else None
-    return aed_frames(gen, ref, n_samples, _track_landmarks(clip.track, gen), _track_landmarks(ref_track, ref))
+    ref_lm = _track_landmarks(ref_track, ref)
+    cache = clip.reference.meta.setdefault(f"dlib_embeddings@{ref_lm is not None}", {}) if clip.reference else None
+    return aed_frames(gen, ref, n_samples, _track_landmarks(clip.track, gen), ref_lm, cache)
 
 
 # --------------------------------------------------------------------------- metric classes

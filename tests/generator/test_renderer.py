@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from forgebench.generator.render.layers import HEAD_SPHERE_CENTRE
 from forgebench.generator.render.renderer import FaceRenderer
 from forgebench.media.analyze import analyze_video
 from forgebench.records import EXPRESSION_NAMES
@@ -59,6 +60,8 @@ def test_analyzer_measures_back_what_was_rendered(renderer):
     for i in range(n):
         pose, expr = pose0.copy(), expr0.copy()
         pose[0] = yaw[i]
+        # A head turns about the neck, behind the eyes, so the eye midpoint (the pose's centre) moves.
+        pose[3] += HEAD_SPHERE_CENTRE[2] * pose0[5] * np.sin(np.radians(yaw[i] - pose0[0]))
         expr[EXPRESSION_NAMES.index("jaw_open")] = jaw[i]
         frames.append(renderer.render(pose, expr, gaze0))
     track = analyze_video(np.stack(frames), fps=25.0)
@@ -66,7 +69,7 @@ def test_analyzer_measures_back_what_was_rendered(renderer):
     measured_jaw = track.expr("jaw_open")
     assert np.corrcoef(measured_jaw, jaw)[0, 1] > 0.9
     assert np.abs(measured_jaw - jaw).mean() < 0.05
-    assert np.abs(track.pose_of("yaw") - yaw).max() < 4.0
+    assert np.abs(track.pose_of("yaw") - yaw).max() < 2.0
     assert np.corrcoef(track.pose_of("yaw"), yaw)[0, 1] > 0.95
 
 

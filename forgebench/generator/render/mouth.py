@@ -34,9 +34,11 @@ class MouthPainter:
             interior fades in only as the mouth opens beyond it.
     """
 
-    def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0, seam_px: float = 4.0) -> None:
+    def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0, seam_px: float = 4.0,
+                 exact_warp: bool = False) -> None:
         self.source_gap = source_gap_px
         self.seam = seam_px  # how far the coarse warp smears the lip line
+        self.exact_warp = exact_warp  # the face is rasterised (MeshRaster): closing lips meet exactly
         self.fade_start = max(0.8, 0.9 * source_gap_px)
         self.fade_width = 3.0 + 0.5 * source_gap_px
         luma = float(np.dot(skin_rgb, [0.299, 0.587, 0.114]))
@@ -53,7 +55,10 @@ class MouthPainter:
         upper, lower = points[_UPPER], points[_LOWER]
         gap = inner_lip_gap(points)
         if self.source_gap > 2.0 and gap < self.source_gap:
-            self._close(frame, upper, lower[::-1], (self.source_gap - gap) / (self.source_gap - 0.5))
+            if self.exact_warp:
+                self._seam(frame, upper, lower, gap, iod_px)
+            else:
+                self._close(frame, upper, lower[::-1], (self.source_gap - gap) / (self.source_gap - 0.5))
             return
         opening = np.clip((gap - self.fade_start) / self.fade_width, 0.0, 1.0)
         if opening <= 0.0:
@@ -108,6 +113,32 @@ class MouthPainter:
         canvas = cv2.GaussianBlur(canvas, (5, 5), 1.0)
         roi[:] = (roi * (1.0 - alpha) + canvas * alpha + 0.5).astype(np.uint8)
 
+
+    def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, gap: float, iod_px: float) -> None:
+        """Shade the last sliver between closing lips as the shadow of the seam, not as teeth.
+
+        With the exact (rasterised) warp the source's teeth shrink with the opening and vanish when the
+        lips meet; a sliver of a pixel or two is left just before, and a white line between two lip
+        edges reads as a double line. It fades to the cavity's dark colour as the gap closes.
+        """
+        shade = float(np.clip(1.0 - gap / max(0.08 * iod_px, 1.0), 0.0, 1.0))
+        if shade <= 0.0:
+            return
+        polygon = np.concatenate([upper, lower[1:-1]])
+        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            return
+        off = np.array([x0, y0], np.float64)
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        mid = (upper + lower[::-1]) / 2.0
+        cv2.polylines(mask, [_fixed(mid[1:-1] - off)], False, 0.5, 1, cv2.LINE_AA, _SUBPIXEL)
+        a = (cv2.GaussianBlur(mask, (3, 3), 0.6) * shade * 0.85)[..., None]
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = (roi * (1 - a) + self.cavity * 0.8 * a + 0.5).astype(np.uint8)
 
     def _close(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, closing: float) -> None:
         """Pull lip texture over a source mouth that showed its teeth.

@@ -1,28 +1,33 @@
 """Stage 4 — render: drive the source portrait with pose, expression and gaze.
 
-Per frame: the rig deforms the canonical mesh (expression, gaze), the target
-pose places it in the image, the 2D displacement of every vertex (plus
-background anchors) drives a dense piecewise-affine warp, and the mouth interior
-and eyelids are painted where the warp cannot produce them.
+Per frame: the rig deforms the canonical mesh (expression, gaze; optionally plus dense per-vertex
+offsets, for motion the seven coefficients cannot express), the target pose places it in the image,
+the 2D displacement of every vertex drives a dense piecewise-affine warp of the head, and the mouth
+interior and eyelids are painted where the warp cannot produce them.
 
-Background anchors: two rings around the face oval carry the head's motion
-outward with decreasing weight (hair follows the head; the neck less so), and
-points on the frame border stay put, so the background and shoulders are steady.
+Head and background (``layers=True``, the default): the portrait is split once into a head layer
+(face, hair, ears) and a still plate (background and neck, the head's place filled in); anchors
+outside the face move the head layer as points on a head-sized sphere would under the pose, so
+hair follows the head while the background and the neck below the jaw stay still
+(:mod:`.layers`). Without layers (or without the segmentation runtime) two rings around the face
+oval carry the head's motion outward with decreasing weight and the frame border stays put.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from forgebench.errors import InputError
 from forgebench.generator.analyze import SourceFace
-from forgebench.generator.render.eyes import MIN_CLOSURE, EyelidPainter
+from forgebench.generator.render.eyes import MIN_CLOSURE, EyelidPainter, lash_colour
+from forgebench.generator.render.layers import HeadLayers, LayerConfig
 from forgebench.generator.render.mouth import MouthPainter, inner_lip_gap, skin_colour
 from forgebench.generator.render.rig import FaceRig
-from forgebench.generator.render.warp import DenseWarp, border_anchors
+from forgebench.generator.render.warp import DenseWarp, MeshRaster, border_anchors
 from forgebench.media import face_geometry as fg
 from forgebench.records import EXPRESSION_NAMES, MotionTrack
 
@@ -34,11 +39,24 @@ _BLINKS = {name: EXPRESSION_NAMES.index(name) for name in ("blink_left", "blink_
 
 @dataclass
 class RendererConfig:
-    """Renderer options: ``grid_step`` pixels per warp-grid cell; painters on or off."""
+    """Renderer options: ``grid_step`` pixels per warp-grid cell; painters and layers on or off."""
 
     grid_step: int = 4
     mouth: bool = True
     eyelids: bool = True
+    layers: bool = True
+    raster: bool = True  # the face mesh's exact per-pixel map (no coarse-grid smear at lips and lids)
+    layer: LayerConfig = field(default_factory=LayerConfig)
+
+
+def _person_mask(image: np.ndarray) -> np.ndarray | None:
+    """The segmentation of the portrait, or None where the segmentation runtime is missing."""
+    from forgebench.media.segmentation import SelfieSegmenter
+
+    try:
+        return SelfieSegmenter()(image)
+    except InputError:
+        return None
 
 
 class FaceRenderer:
@@ -53,42 +71,76 @@ class FaceRenderer:
         self.source_pose = np.asarray(face.pose, np.float64)
         self.source_points = fg.pose_to_points(self.rig.canonical, self.source_pose, self.width, self.height)
         pts2d = self.source_points[:, :2]
-        oval = pts2d[_OVAL]
-        centre = oval.mean(axis=0)
-        mouth_y = pts2d[list(fg.MOUTH_CORNERS), 1].mean()
-        rings, weights = [], []
-        for scale, above, below in ANCHOR_RINGS:
-            rings.append(centre + scale * (oval - centre))
-            weights.append(np.where(oval[:, 1] < mouth_y, above, below))
-        self._ring_weights = np.concatenate(weights)[:, None]
-        border = border_anchors(self.width, self.height)
-        self._n_border = len(border)
-        control = np.concatenate([pts2d, *rings, border])
+        person = _person_mask(source.image) if self.config.layers else None
+        self.layers = HeadLayers(source.image, pts2d, self.source_pose, person, self.config.layer) \
+            if person is not None else None
+        if self.layers is not None:
+            control = np.concatenate([pts2d, self.layers.anchors])
+        else:
+            oval = pts2d[_OVAL]
+            centre = oval.mean(axis=0)
+            mouth_y = pts2d[list(fg.MOUTH_CORNERS), 1].mean()
+            rings, weights = [], []
+            for scale, above, below in ANCHOR_RINGS:
+                rings.append(centre + scale * (oval - centre))
+                weights.append(np.where(oval[:, 1] < mouth_y, above, below))
+            self._ring_weights = np.concatenate(weights)[:, None]
+            border = border_anchors(self.width, self.height)
+            self._n_border = len(border)
+            control = np.concatenate([pts2d, *rings, border])
         self.warp = DenseWarp(control, self.width, self.height, grid_step=self.config.grid_step)
+        self.raster = self._mesh_raster(pts2d) if self.config.raster else None
         self.mouth = (
-            MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d), seam_px=self.config.grid_step)
+            MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d), seam_px=self.config.grid_step,
+                         exact_warp=self.config.raster)
             if self.config.mouth
             else None
         )
-        self.eyelids = EyelidPainter() if self.config.eyelids else None
+        self.eyelids = EyelidPainter(lash_colour(source.image, pts2d)) if self.config.eyelids else None
         self._image_f = source.image
+
+    def _mesh_raster(self, pts2d: np.ndarray) -> MeshRaster:
+        """The face mesh triangulated in its frontal (canonical) frame, where it is a height field."""
+        from scipy.spatial import Delaunay
+
+        flat = self.rig.canonical[:, :2]
+        tri = Delaunay(flat).simplices
+        e1, e2 = flat[tri[:, 1]] - flat[tri[:, 0]], flat[tri[:, 2]] - flat[tri[:, 0]]
+        facing = np.sign(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
+        return MeshRaster(tri, pts2d, self.width, self.height, facing=facing)
 
     @property
     def source_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The source's own (pose, expression, gaze): rendering them reproduces the source."""
         return self.source_pose.copy(), self.rig.expression.copy(), self.rig.gaze.copy()
 
-    def vertices(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
-        """[478, 3] driven mesh in output pixels."""
+    def vertices(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None,
+                 offsets: np.ndarray | None = None) -> np.ndarray:
+        """[478, 3] driven mesh in output pixels; ``offsets`` [478, 3] are added in canonical units (IOD)."""
         canonical = self.rig.deform(expression, gaze)
+        if offsets is not None:
+            canonical = canonical + np.asarray(offsets, np.float64)
         return fg.pose_to_points(canonical, pose, self.width, self.height)
 
-    def render(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None) -> np.ndarray:
-        points = self.vertices(pose, expression, gaze)
+    def displacement(self, points: np.ndarray, pose: np.ndarray) -> np.ndarray:
+        """Displacement [N, 2] of every control point for driven mesh ``points`` under ``pose``."""
         d = points[:, :2] - self.source_points[:, :2]
+        if self.layers is not None:
+            return np.concatenate([d, self.layers.anchor_displacement(pose)])
         ring = np.tile(d[_OVAL], (len(ANCHOR_RINGS), 1)) * self._ring_weights
-        displacement = np.concatenate([d, ring, np.zeros((self._n_border, 2))])
-        frame = self.warp.apply(self._image_f, displacement)
+        return np.concatenate([d, ring, np.zeros((self._n_border, 2))])
+
+    def render(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None,
+               offsets: np.ndarray | None = None) -> np.ndarray:
+        """One frame: [H, W, 3] uint8. ``offsets`` [478, 3]: dense canonical displacements after the rig."""
+        points = self.vertices(pose, expression, gaze, offsets)
+        backward = self.warp.backward_map(self.displacement(points, pose))
+        if self.raster is not None:
+            self.raster.apply(points[:, :2], points[:, 2], backward)
+        frame = cv2.remap(self._image_f, backward[..., 0], backward[..., 1], cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REFLECT101)
+        if self.layers is not None:
+            frame = self.layers.composite(frame, backward)
         iod = float(pose[5]) * self.width
         if self.mouth is not None:
             self.mouth.paint(frame, points[:, :2], iod)
@@ -98,7 +150,7 @@ class FaceRenderer:
             if max(closure.values()) >= MIN_CLOSURE:
                 open_eyes = expr.copy()
                 open_eyes[list(_BLINKS.values())] = self.rig.expression[list(_BLINKS.values())]
-                open_points = self.vertices(pose, open_eyes, gaze)
+                open_points = self.vertices(pose, open_eyes, gaze, offsets)
                 self.eyelids.paint(frame, points[:, :2], open_points[:, :2], closure)
         return frame
 

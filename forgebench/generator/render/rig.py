@@ -58,6 +58,16 @@ def _raw_patterns(c: np.ndarray) -> dict[str, np.ndarray]:
     jaw = np.zeros_like(c)
     jaw[:, 1] = (JAW_PIVOT_Z - z) * weight
     jaw[:, 2] = (y - JAW_PIVOT_Y) * weight
+    # A mouth that is open in the source closes along its own shape: each lower inner-lip point moves
+    # toward the upper point facing it, so at jaw_open 0 the two contours meet along the whole seam
+    # (a rotation alone lifts the U of an open lower lip through the arch of the upper one at the sides).
+    upper_inner, lower_inner = np.array(fg.INNER_LIP_UPPER[1:-1]), np.array(fg.INNER_LIP_LOWER[::-1][1:-1])
+    gap = float(np.mean([y[lo] - y[up] for up, lo in fg.INNER_LIP_PAIRS]))
+    share = float(np.clip((gap - 0.02) / 0.08, 0.0, 1.0))
+    if share > 0.0:
+        jaw /= max(abs(jaw[fg.INNER_LIP_PAIRS[0][1], 1]), 1e-6)  # one unit: the lower lip centre drops by one
+        facing = (c[lower_inner] - c[upper_inner]) / gap
+        jaw[lower_inner] = share * facing + (1.0 - share) * jaw[lower_inner]
 
     # mouth width: corners (and the lips near them) slide outward.
     width = np.zeros_like(c)
@@ -147,3 +157,15 @@ class FaceRig:
                 width = np.linalg.norm(self.canonical[corners[0], :2] - self.canonical[corners[1], :2])
                 out[list(ring), :2] += shift * width
         return out
+
+
+def dense_offsets(rig: FaceRig, change: np.ndarray, expression: np.ndarray,
+                  gaze: np.ndarray | None = None) -> np.ndarray:
+    """Per-vertex offsets [478, 3] that make the rendered mesh move by ``change`` where the rig cannot.
+
+    ``change`` [478, 3] is a tracked canonical mesh's change since its reference frame (a driver's
+    ``C_t - C_ref``). Rendering ``expression``/``gaze`` with the returned offsets gives the mesh
+    ``rig.canonical + change`` exactly: the offsets are the part of the change that the seven
+    coefficients do not explain, so the painters still see the coefficients (mouth opening, blinks).
+    """
+    return rig.canonical + np.asarray(change, np.float64) - rig.deform(expression, gaze)

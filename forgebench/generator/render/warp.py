@@ -103,3 +103,69 @@ def border_anchors(width: int, height: int, per_side: int = 6) -> np.ndarray:
     bottom = np.stack([x1 - t * (x1 - x0), np.full_like(t, y1)], 1)
     left = np.stack([np.full_like(t, x0), y1 - t * (y1 - y0)], 1)
     return np.concatenate([top, right, bottom, left])
+
+
+class MeshRaster:
+    """The exact backward map of a triangle mesh: every output pixel inside the driven mesh samples the source.
+
+    A coarse warp grid cannot collapse a triangle: when a mouth that showed its teeth closes, the
+    teeth's triangles have no area left, but the grid, interpolated between its nodes, still samples
+    them (a band of teeth, or a double line, at the lip seam); and where the head turns, the far
+    cheek folds under the near one and the grid's inversion tears. So the face mesh is rasterised
+    per frame instead, triangle by triangle from the farthest to the nearest (the painter's
+    algorithm: the nose covers the far cheek), and each pixel's source position is the affine map of
+    its triangle: exact, with nothing to invert. Pixels the mesh does not cover keep the grid map.
+
+    Args:
+        triangles: [K, 3] vertex indices (a triangulation of the mesh in its canonical, frontal frame).
+        source_points: [N, 2] the vertices in the source image (pixels).
+        width, height: output size.
+        facing: [K] the sign of each triangle's area seen from the front (image axes); a driven triangle
+            whose area has the other sign faces away from the camera and is not drawn. None: draw all.
+    """
+
+    _SHIFT = 4  # fixed-point bits for cv2's rasteriser: sub-pixel vertex positions
+
+    MIN_AREA = 0.25  # px²: a (nearly) collapsed triangle is not drawn, or its edge would show as a line
+
+    def __init__(self, triangles: np.ndarray, source_points: np.ndarray, width: int, height: int,
+                 facing: np.ndarray | None = None) -> None:
+        self.triangles = np.asarray(triangles, np.int64)
+        self.facing = None if facing is None else np.sign(np.asarray(facing, np.float64))
+        self.source = np.asarray(source_points, np.float64)[:, :2]
+        self.width, self.height = width, height
+        self._ids = np.empty((height, width), np.int32)
+        # source vertex coordinates per triangle, as the [2, 3] matrix S of S @ barycentric
+        self._src = np.transpose(self.source[self.triangles], (0, 2, 1))  # [K, 2, 3]
+        self.last_covered = np.zeros((height, width), bool)
+
+    def apply(self, driven: np.ndarray, depth: np.ndarray, backward: np.ndarray) -> np.ndarray:
+        """Overwrite ``backward`` [H, W, 2] where the mesh at ``driven`` [N, 2] (``depth`` [N], far = large) lies."""
+        tri = self.triangles
+        q = np.asarray(driven, np.float64)[tri]  # [K, 3, 2]
+        e1, e2 = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
+        area = 0.5 * (e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])  # signed, in image axes
+        visible = np.abs(area) > self.MIN_AREA
+        if self.facing is not None:
+            visible &= np.sign(area) == self.facing
+        live = np.flatnonzero(visible)
+        order = live[np.argsort(-np.asarray(depth, np.float64)[tri[live]].mean(1), kind="stable")]
+        fixed = np.round(q * (1 << self._SHIFT)).astype(np.int32)
+        ids = self._ids
+        ids.fill(-1)
+        for k in order.tolist():
+            cv2.fillConvexPoly(ids, fixed[k], k, cv2.LINE_8, self._SHIFT)
+        covered = ids >= 0
+        self.last_covered = covered
+        if not covered.any():
+            return backward
+        ys, xs = np.nonzero(covered)
+        k = ids[ys, xs]
+        # barycentric coordinates from the driven triangle: [x y 1]^T = D b, so b = D^-1 [x y 1]^T
+        d = np.concatenate([np.transpose(q, (0, 2, 1)), np.ones((len(tri), 1, 3))], axis=1)  # [K, 3, 3]
+        d[~visible] = np.eye(3)  # never drawn; keeps the inverse finite
+        m = np.einsum("kij,kjl->kil", self._src, np.linalg.inv(d)).astype(np.float32)  # [K, 2, 3] source = M [x y 1]
+        mk = m[k]
+        backward[ys, xs, 0] = mk[:, 0, 0] * xs + mk[:, 0, 1] * ys + mk[:, 0, 2]
+        backward[ys, xs, 1] = mk[:, 1, 0] * xs + mk[:, 1, 1] * ys + mk[:, 1, 2]
+        return backward

@@ -1,0 +1,175 @@
+"""Head and background as two layers: the background stays still, hair and ears follow the head.
+
+A single warp of the whole portrait drags the background with the head and stretches the neck
+when the chin moves. Instead the portrait is split once per identity (MediaPipe's selfie
+segmentation finds the person, the face mesh finds the face):
+
+* the **head layer** is the face (the hull of the face oval) and every person pixel that is not
+  the neck below the jaw (hair, ears; shoulders too, but they do not move, see below). It is
+  warped by the face mesh inside the face and, outside it, by anchor points that move as points
+  on a head-sized sphere behind the face would under the frame's pose (:func:`lift_to_sphere`):
+  hair turns, tilts and nods with the head instead of smearing. The anchors' motion fades to
+  nothing from the jaw line to ``fade_iod`` below it, so shoulders and long hair on them stay
+  put;
+* the **plate** is the portrait with the head region filled from its surroundings (a push-pull
+  fill: :func:`fill_holes`). It is not warped at all: background and neck stay still, and what
+  the head uncovers as it moves comes from the fill.
+
+Per frame the head layer's alpha is warped with the head, and the frame is
+``alpha * head + (1 - alpha) * plate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from forgebench.media import face_geometry as fg
+
+_OVAL = np.array(fg.FACE_OVAL)
+# Lower face contour, jaw angle to jaw angle through the chin (image left to right).
+_JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
+HEAD_SPHERE_CENTRE = np.array([0.0, 0.35, 1.35])  # canonical units (IOD): behind and below the eyes
+HEAD_SPHERE_RADIUS = 1.55
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Layering options (lengths in inter-ocular distances, IOD)."""
+
+    person_threshold: float = 0.5  # segmentation probability above which a pixel is the person
+    fade_iod: float = 1.6  # below the jaw line the head's motion fades to nothing over this distance
+    anchor_step_iod: float = 0.45  # spacing of the anchor grid outside the face
+    keep_out_iod: float = 0.2  # no anchors this close to the face oval (thin triangles)
+    feather_px: float = 1.0  # blur of the head alpha's edge
+
+
+def fill_holes(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` with its unknown pixels filled from the known ones (push-pull over a Gaussian pyramid).
+
+    Each coarser level averages the known colours (weighted by how much of a cell is known); each
+    finer level keeps its own colour where it is known and takes the coarser one where it is not.
+    Known pixels are returned unchanged. ``image`` [H, W, C] uint8, ``known`` [H, W] bool.
+    """
+    img = image.astype(np.float32)
+    w = known.astype(np.float32)
+    if w.all() or not w.any():
+        return image.copy()
+    levels = []
+    cur_c, cur_w = img * w[..., None], w
+    while min(cur_w.shape) > 2:
+        levels.append((cur_c, cur_w))
+        cur_c, cur_w = cv2.pyrDown(cur_c), cv2.pyrDown(cur_w)
+    filled = cur_c / np.maximum(cur_w, 1e-6)[..., None]
+    if not (cur_w > 1e-6).all():
+        mean = (img * w[..., None]).sum((0, 1)) / w.sum()
+        filled[cur_w <= 1e-6] = mean
+    for c, wt in reversed(levels):
+        up = cv2.pyrUp(filled, dstsize=(wt.shape[1], wt.shape[0]))
+        a = np.clip(2.0 * wt, 0.0, 1.0)[..., None]
+        filled = c / np.maximum(wt, 1e-6)[..., None] * a + up * (1.0 - a)
+    out = np.where(known[..., None], image, np.clip(filled + 0.5, 0, 255).astype(np.uint8))
+    return out.astype(image.dtype)
+
+
+def lift_to_sphere(points: np.ndarray, pose: np.ndarray, width: int, height: int,
+                   centre: np.ndarray = HEAD_SPHERE_CENTRE, radius: float = HEAD_SPHERE_RADIUS) -> np.ndarray:
+    """Canonical 3D coordinates [N, 3] of image points [N, 2] as points on the head sphere.
+
+    The renderer's camera is orthographic (:func:`face_geometry.pose_to_points`): an image point is a
+    ray along the camera's z axis; we take where it meets the sphere's front, or, for a point
+    beside the sphere (hair sticking out), the ray's point nearest the sphere's centre.
+    """
+    pose = np.asarray(pose, np.float64)
+    rot = fg.euler_to_rotation(pose[:3])
+    iod = pose[5] * width
+    rel = np.stack([points[:, 0] - pose[3] * width, points[:, 1] - pose[4] * height, np.zeros(len(points))], 1)
+    a = rel @ rot / iod  # canonical point at camera depth 0: R^T rel / iod
+    b = rot[2] / iod  # canonical direction of the camera's z axis (R^T e_z / iod)
+    d = a - centre
+    bb = float(b @ b)
+    t_mid = -(d @ b) / bb  # the ray's point nearest the centre
+    disc = (d @ b) ** 2 - bb * ((d * d).sum(1) - radius**2)
+    t = np.where(disc > 0, t_mid - np.sqrt(np.maximum(disc, 0.0)) / bb, t_mid)  # front: towards the camera
+    return a + t[:, None] * b
+
+
+class HeadLayers:
+    """The two layers of one portrait and the anchors that move its head layer.
+
+    Args:
+        image: [H, W, 3] uint8 portrait.
+        points: [478, 2] its face mesh in pixels.
+        pose: [6] its pose.
+        person: [H, W] float person probability (None: no segmentation; the head layer is the face
+            and its surroundings up to the fade, as far as the anchors reach).
+    """
+
+    def __init__(self, image: np.ndarray, points: np.ndarray, pose: np.ndarray, person: np.ndarray | None,
+                 config: LayerConfig | None = None) -> None:
+        self.config = cfg = config or LayerConfig()
+        h, w = image.shape[:2]
+        self.width, self.height = w, h
+        pts = np.asarray(points, np.float64)[:, :2]
+        eyes = fg.eye_centres(pts)
+        self.iod = iod = float(np.linalg.norm(eyes[1] - eyes[0]))
+        self.source_pose = np.asarray(pose, np.float64)
+        # The face's own axes in the image: "down" from the eyes to the chin, for the fade.
+        down = pts[152] - (eyes[0] + eyes[1]) / 2
+        self._down = down / max(np.linalg.norm(down), 1e-9)
+        self._jaw_level = float(((pts[[58, 288]] - pts[152]) @ self._down).mean()) + float(pts[152] @ self._down)
+        self.fade = lambda xy: np.clip(1.0 - (xy @ self._down - self._jaw_level) / (cfg.fade_iod * iod), 0.0, 1.0)
+
+        face = np.zeros((h, w), np.uint8)
+        cv2.fillConvexPoly(face, cv2.convexHull(np.round(pts[_OVAL]).astype(np.int32)), 1)
+        if person is None:
+            head = face.astype(np.float32)
+        else:
+            neck = np.zeros((h, w), np.uint8)
+            jaw = pts[list(_JAW)]
+            far = jaw + self._down * 4 * max(h, w)  # the jaw contour pushed down past the frame
+            cv2.fillPoly(neck, [np.round(np.concatenate([jaw, far[::-1]])).astype(np.int32)], 1)
+            hair = np.asarray(person, np.float32) * (1 - neck) * (1 - face)
+            head = np.maximum(face.astype(np.float32), hair)
+        if cfg.feather_px > 0:
+            head = cv2.GaussianBlur(head, (0, 0), cfg.feather_px)
+        # What the head layer may uncover is filled in: where it is opaque and its motion is not faded
+        # out. Its soft edge keeps the portrait's own pixels, so that at rest the blend gives the
+        # portrait back exactly (a moving head leaves a fringe of its edge there, not a halo of fill).
+        ys, xs = np.mgrid[0:h, 0:w]
+        moving = self.fade(np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64)).reshape(h, w) > 0.01
+        self.alpha = head.astype(np.float32)
+        self.plate = fill_holes(image, ~((head > 0.98) & moving))
+        self.anchors = self._anchor_grid(pts, face)
+        self._canonical = lift_to_sphere(self.anchors, self.source_pose, w, h)
+        self._weights = self.fade(self.anchors)[:, None]
+
+    def _anchor_grid(self, pts: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """Grid points outside the face (not too close to it), plus points just outside the frame."""
+        cfg, h, w = self.config, self.height, self.width
+        step = max(4.0, cfg.anchor_step_iod * self.iod)
+        xs = np.arange(step / 2, w, step)
+        ys = np.arange(step / 2, h, step)
+        grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+        keep_out = cv2.dilate(face, np.ones((2 * int(cfg.keep_out_iod * self.iod) + 1,) * 2, np.uint8))
+        gi = np.clip(np.round(grid).astype(int), 0, [w - 1, h - 1])
+        grid = grid[keep_out[gi[:, 1], gi[:, 0]] == 0]
+        n_x, n_y = max(2, int(np.ceil(w / step))), max(2, int(np.ceil(h / step)))
+        tx, ty = np.linspace(-1.0, w, n_x + 1), np.linspace(-1.0, h, n_y + 1)
+        border = np.concatenate([np.stack([tx, np.full_like(tx, -1.0)], 1), np.stack([tx, np.full_like(tx, h)], 1),
+                                 np.stack([np.full_like(ty, -1.0), ty], 1), np.stack([np.full_like(ty, w), ty], 1)])
+        return np.unique(np.concatenate([grid, border]).round(3), axis=0)
+
+    def anchor_displacement(self, pose: np.ndarray) -> np.ndarray:
+        """[A, 2] displacement of the anchors under ``pose``: the head sphere's motion, faded below the jaw."""
+        moved = fg.pose_to_points(self._canonical, pose, self.width, self.height)[:, :2]
+        return (moved - self.anchors) * self._weights
+
+    def composite(self, head: np.ndarray, backward_map: np.ndarray) -> np.ndarray:
+        """The frame: the warped head (``head`` [H, W, 3], already warped) over the still plate."""
+        alpha = cv2.remap(self.alpha, backward_map[..., 0], backward_map[..., 1], cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+        out = self.plate.astype(np.float32) + alpha * (head.astype(np.float32) - self.plate)
+        return (out + 0.5).astype(np.uint8)
