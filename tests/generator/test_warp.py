@@ -57,3 +57,65 @@ def test_inverse_map_undoes_a_smooth_forward_warp():
     fx = field[np.round(py).astype(int).clip(0, h - 1), np.round(px).astype(int).clip(0, w - 1)]
     err = np.hypot(px + fx[..., 0] - xs, py + fx[..., 1] - ys)
     assert np.median(err) < 0.35
+
+
+def _mesh(seed=1, n=40, width=96, height=80):
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform([15, 15], [width - 15, height - 15], size=(n, 2))
+    tri = Delaunay(pts).simplices
+    e1, e2 = pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]
+    return pts, tri, np.sign(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
+
+
+def test_mesh_raster_of_an_affine_motion_is_the_inverse_affine():
+    from forgebench.generator.render.warp import MeshRaster
+
+    pts, tri, facing = _mesh()
+    a = np.array([[1.1, 0.2], [-0.15, 0.95]])
+    t = np.array([3.0, -2.5])
+    driven = pts @ a.T + t
+    raster = MeshRaster(tri, pts, 96, 80, facing=facing)
+    base = np.full((80, 96, 2), -1.0, np.float32)
+    m = raster.apply(driven, np.zeros(len(pts)), base)
+    ys, xs = np.nonzero(raster.last_covered)
+    assert len(ys) > 1000  # the hull of the driven points is covered
+    expected = (np.stack([xs, ys], 1) - t) @ np.linalg.inv(a).T  # closed form: p = A^-1 (q - t)
+    np.testing.assert_allclose(m[ys, xs], expected, atol=1e-3)
+    assert (m[~raster.last_covered] == -1.0).all()  # pixels off the mesh keep the map they had
+
+
+def test_mesh_raster_draws_nearest_triangles_last_and_culls_back_faces():
+    from forgebench.generator.render.warp import MeshRaster
+
+    pts, tri, facing = _mesh()
+    raster = MeshRaster(tri, pts, 96, 80, facing=facing)
+    mirrored = pts * [-1.0, 1.0] + [96.0, 0.0]  # every triangle seen from behind
+    m = raster.apply(mirrored, np.zeros(len(pts)), np.zeros((80, 96, 2), np.float32))
+    assert not raster.last_covered.any() and not m.any()
+    # Two copies of the mesh on top of each other, the second nearer: its source positions win.
+    both = np.concatenate([tri, tri + len(pts)])
+    src = np.concatenate([pts, pts + [0.0, 100.0]])
+    raster = MeshRaster(both, src, 96, 80, facing=np.concatenate([facing, facing]))
+    depth = np.concatenate([np.full(len(pts), 5.0), np.full(len(pts), 1.0)])
+    m = raster.apply(np.concatenate([pts, pts]), depth, np.zeros((80, 96, 2), np.float32))
+    ys, xs = np.nonzero(raster.last_covered)
+    np.testing.assert_allclose(m[ys, xs, 1], ys + 100.0, atol=1e-3)
+
+
+def test_a_closed_gap_samples_nothing_of_what_was_in_it():
+    """Lips closing over teeth: the gap's triangles collapse and no pixel samples the gap any more."""
+    from forgebench.generator.render.warp import MeshRaster
+
+    # upper lip edge y=30 (0, 1), lower lip edge y=50 (2, 3), skin above (4) and below (5)
+    pts = np.array([[10.0, 30.0], [60.0, 30.0], [10.0, 50.0], [60.0, 50.0], [35.0, 5.0], [35.0, 75.0]])
+    tri = np.array([[0, 1, 4], [0, 2, 1], [1, 2, 3], [2, 5, 3]])
+    e1, e2 = pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]
+    raster = MeshRaster(tri, pts, 80, 80, facing=np.sign(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1]))
+    driven = pts.copy()
+    driven[[2, 3], 1] = 30.0  # closed
+    m = raster.apply(driven, np.zeros(len(pts)), np.zeros((80, 80, 2), np.float32))
+    src_y = m[raster.last_covered][:, 1]
+    assert raster.last_covered.sum() > 500
+    assert not ((src_y > 30.5) & (src_y < 49.5)).any()

@@ -140,8 +140,14 @@ class HeadLayers:
         # portrait back exactly (a moving head leaves a fringe of its edge there, not a halo of fill).
         ys, xs = np.mgrid[0:h, 0:w]
         moving = self.fade(np.stack([xs, ys], -1).reshape(-1, 2).astype(np.float64)).reshape(h, w) > 0.01
+        # Where the head layer does not move (shoulders, long hair far below the jaw) it equals the plate:
+        # leave it out of the layer, so only the part that moves is warped and blended.
+        head = np.where(moving | (face > 0), head, 0.0)
         self.alpha = head.astype(np.float32)
         self.plate = fill_holes(image, ~((head > 0.98) & moving))
+        self._rgba = np.ascontiguousarray(np.dstack([image, np.round(self.alpha * 255).astype(np.uint8)]))
+        ys, xs = np.nonzero(self.alpha > 0)
+        self.box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 0, 0)
         self.anchors = self._anchor_grid(pts, face)
         self._canonical = lift_to_sphere(self.anchors, self.source_pose, w, h)
         self._weights = self.fade(self.anchors)[:, None]
@@ -167,9 +173,20 @@ class HeadLayers:
         moved = fg.pose_to_points(self._canonical, pose, self.width, self.height)[:, :2]
         return (moved - self.anchors) * self._weights
 
-    def composite(self, head: np.ndarray, backward_map: np.ndarray) -> np.ndarray:
-        """The frame: the warped head (``head`` [H, W, 3], already warped) over the still plate."""
-        alpha = cv2.remap(self.alpha, backward_map[..., 0], backward_map[..., 1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
-        out = self.plate.astype(np.float32) + alpha * (head.astype(np.float32) - self.plate)
-        return (out + 0.5).astype(np.uint8)
+    def render(self, backward_map: np.ndarray, reach: float) -> np.ndarray:
+        """The frame: the head layer warped by ``backward_map`` [H, W, 2] over the still plate.
+
+        ``reach`` bounds how far (pixels) any part of the head moved, so that only the region the head
+        can cover is warped and blended; the rest of the frame is the plate as it is.
+        """
+        x0, y0, x1, y1 = self.box
+        m = int(np.ceil(reach)) + 2
+        x0, y0, x1, y1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, self.width), min(y1 + m, self.height)
+        frame = self.plate.copy()
+        if x1 <= x0 or y1 <= y0:
+            return frame
+        head = cv2.remap(self._rgba, np.ascontiguousarray(backward_map[y0:y1, x0:x1]), None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT101)
+        alpha = head[..., 3].astype(np.float32) * (1.0 / 255.0)
+        frame[y0:y1, x0:x1] = cv2.blendLinear(head[..., :3], frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
+        return frame

@@ -134,13 +134,14 @@ class FaceRenderer:
                offsets: np.ndarray | None = None) -> np.ndarray:
         """One frame: [H, W, 3] uint8. ``offsets`` [478, 3]: dense canonical displacements after the rig."""
         points = self.vertices(pose, expression, gaze, offsets)
-        backward = self.warp.backward_map(self.displacement(points, pose))
+        displacement = self.displacement(points, pose)
+        backward = self.warp.backward_map(displacement)
         if self.raster is not None:
             self.raster.apply(points[:, :2], points[:, 2], backward)
-        frame = cv2.remap(self._image_f, backward[..., 0], backward[..., 1], cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT101)
         if self.layers is not None:
-            frame = self.layers.composite(frame, backward)
+            frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)))
+        else:
+            frame = cv2.remap(self._image_f, backward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         iod = float(pose[5]) * self.width
         if self.mouth is not None:
             self.mouth.paint(frame, points[:, :2], iod)

@@ -142,30 +142,47 @@ class MeshRaster:
     def apply(self, driven: np.ndarray, depth: np.ndarray, backward: np.ndarray) -> np.ndarray:
         """Overwrite ``backward`` [H, W, 2] where the mesh at ``driven`` [N, 2] (``depth`` [N], far = large) lies."""
         tri = self.triangles
-        q = np.asarray(driven, np.float64)[tri]  # [K, 3, 2]
-        e1, e2 = q[:, 1] - q[:, 0], q[:, 2] - q[:, 0]
-        area = 0.5 * (e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])  # signed, in image axes
-        visible = np.abs(area) > self.MIN_AREA
+        q = np.asarray(driven, np.float64)[:, :2]
+        q0, q1, q2 = q[tri[:, 0]], q[tri[:, 1]], q[tri[:, 2]]
+        ax, ay, bx, by = q1[:, 0] - q0[:, 0], q1[:, 1] - q0[:, 1], q2[:, 0] - q0[:, 0], q2[:, 1] - q0[:, 1]
+        cross = ax * by - bx * ay  # twice the signed area, in image axes
+        visible = np.abs(cross) > 2 * self.MIN_AREA
         if self.facing is not None:
-            visible &= np.sign(area) == self.facing
+            visible &= np.sign(cross) == self.facing
         live = np.flatnonzero(visible)
-        order = live[np.argsort(-np.asarray(depth, np.float64)[tri[live]].mean(1), kind="stable")]
-        fixed = np.round(q * (1 << self._SHIFT)).astype(np.int32)
-        ids = self._ids
+        order = live[np.argsort(-np.asarray(depth, np.float64)[tri[live]].sum(1), kind="stable")]
+        # Rasterise triangle ids inside the mesh's bounding box only.
+        x0, y0 = np.maximum(np.floor(q.min(0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(q.max(0)).astype(int) + 2, [self.width, self.height])
+        self.last_covered = np.zeros((self.height, self.width), bool)
+        if x1 <= x0 or y1 <= y0 or len(order) == 0:
+            return backward
+        ids = self._ids[: y1 - y0, : x1 - x0]
         ids.fill(-1)
+        fixed = np.round((q - [x0, y0]) * (1 << self._SHIFT)).astype(np.int32)[tri]
         for k in order.tolist():
             cv2.fillConvexPoly(ids, fixed[k], k, cv2.LINE_8, self._SHIFT)
         covered = ids >= 0
-        self.last_covered = covered
-        if not covered.any():
-            return backward
+        self.last_covered[y0:y1, x0:x1] = covered
         ys, xs = np.nonzero(covered)
+        if len(ys) == 0:
+            return backward
         k = ids[ys, xs]
-        # barycentric coordinates from the driven triangle: [x y 1]^T = D b, so b = D^-1 [x y 1]^T
-        d = np.concatenate([np.transpose(q, (0, 2, 1)), np.ones((len(tri), 1, 3))], axis=1)  # [K, 3, 3]
-        d[~visible] = np.eye(3)  # never drawn; keeps the inverse finite
-        m = np.einsum("kij,kjl->kil", self._src, np.linalg.inv(d)).astype(np.float32)  # [K, 2, 3] source = M [x y 1]
+        # Each triangle's affine map, driven -> source, in closed form: with driven edges E = [q1-q0, q2-q0]
+        # and source edges F = [s1-s0, s2-s0], source = s0 + F E^-1 (q - q0), E^-1 = adj(E) / det(E).
+        inv = 1.0 / np.where(visible, cross, 1.0)
+        i00, i01, i10, i11 = by * inv, -bx * inv, -ay * inv, ax * inv
+        s = self._src  # [K, 2, 3]: s0, s1, s2 as columns
+        f00, f01 = s[:, 0, 1] - s[:, 0, 0], s[:, 0, 2] - s[:, 0, 0]
+        f10, f11 = s[:, 1, 1] - s[:, 1, 0], s[:, 1, 2] - s[:, 1, 0]
+        m = np.empty((len(tri), 6), np.float32)
+        m[:, 0], m[:, 1] = f00 * i00 + f01 * i10, f00 * i01 + f01 * i11
+        m[:, 3], m[:, 4] = f10 * i00 + f11 * i10, f10 * i01 + f11 * i11
+        m[:, 2] = s[:, 0, 0] - m[:, 0] * q0[:, 0] - m[:, 1] * q0[:, 1]
+        m[:, 5] = s[:, 1, 0] - m[:, 3] * q0[:, 0] - m[:, 4] * q0[:, 1]
         mk = m[k]
-        backward[ys, xs, 0] = mk[:, 0, 0] * xs + mk[:, 0, 1] * ys + mk[:, 0, 2]
-        backward[ys, xs, 1] = mk[:, 1, 0] * xs + mk[:, 1, 1] * ys + mk[:, 1, 2]
+        gx, gy = (xs + x0).astype(np.float32), (ys + y0).astype(np.float32)
+        out = backward[y0:y1, x0:x1]
+        out[ys, xs, 0] = mk[:, 0] * gx + mk[:, 1] * gy + mk[:, 2]
+        out[ys, xs, 1] = mk[:, 3] * gx + mk[:, 4] * gy + mk[:, 5]
         return backward
