@@ -10,10 +10,10 @@ MODE_CHOICES = {"self-reenact": ("self-reenact",), "audio": ("audio",), "both": 
 
 
 def _cmd_eval_fidelity(args: argparse.Namespace) -> int:
+    from forgebench.atomic import check_writable
     from forgebench.benchmarks.fidelity import PAIRED, FidelityConfig
     from forgebench.benchmarks.fidelity_run import read_identities, run_fidelity
     from forgebench.errors import InputError
-    from forgebench.media.atomic import check_writable
     from forgebench.metrics.inputs import discover_inputs
 
     out = Path(args.output)

@@ -80,7 +80,7 @@ def read_identities(path: str | Path | None) -> dict[str, str]:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    from forgebench.media.atomic import atomic_output
+    from forgebench.atomic import atomic_output
 
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, default=float))
@@ -99,8 +99,8 @@ def run_fidelity(inputs: Sequence[str | Path], out_dir: str | Path, config: Fide
     import pandas as pd
     from tqdm import tqdm
 
+    from forgebench.atomic import atomic_output
     from forgebench.benchmarks.fidelity import markdown, results_table
-    from forgebench.media.atomic import atomic_output
     from forgebench.metrics.inputs import discover_inputs
 
     config = config or FidelityConfig()
