@@ -28,7 +28,8 @@ Generator = Callable[[RealClip, Path, FidelityConfig], np.ndarray]
 def regenerate_self(real: RealClip, out: Path, config: FidelityConfig) -> np.ndarray:
     """Self-reenactment: the first frame driven by the clip itself (``--crop full``), written to ``out``."""
     try:
-        from forgebench.generator.reenact import ReenactmentConfig, ReenactmentPipeline
+        from forgebench.generator.config import ReenactmentConfig
+        from forgebench.generator.reenact import ReenactmentPipeline
     except ImportError:
         raise InputError("this install has no reenactment generator: run --mode audio") from None
     from forgebench.media.video import read_video

@@ -63,6 +63,8 @@ class ReenactmentConfig:
     expression_scale: float = _option(1.0, "share of the driver's expression change transferred (0-2)")
     max_seconds: float | None = _option(None, "use at most this many seconds of the driving video", type=float)
     mute: bool = _option(False, "leave out the driving video's audio (a silent output)")
+    dense: bool = _option(True, "also transfer the driver's whole face-mesh change, not only the seven "
+                                "expression coefficients (lip shapes, cheeks, asymmetries)")
 
     def __post_init__(self) -> None:
         if self.size < 64 or self.size % 2:

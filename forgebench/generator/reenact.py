@@ -32,6 +32,7 @@ from forgebench.generator.config import ReenactmentConfig
 from forgebench.generator.motion.base import SourceState
 from forgebench.generator.pipeline import GenerationResult, render_and_write, sha256_array
 from forgebench.generator.render.renderer import FaceRenderer, RendererConfig
+from forgebench.generator.render.rig import DenseMotion, dense_offsets
 from forgebench.generator.retarget import RetargetConfig, retarget
 from forgebench.generator.video_input import AUDIO_RATE, VideoAnalyzer, VideoAnalyzerConfig
 from forgebench.generator.write import WriterConfig
@@ -148,8 +149,15 @@ class ReenactmentPipeline:
         if out is None or renderer is None:
             return result
 
+        dense = None
+        if cfg.dense and video.track.landmarks is not None:
+            dense = DenseMotion(video.track.landmarks, video.track.valid, int(track.meta["reference_frame"]),
+                                scale=cfg.expression_scale)
+
         def render(t: int) -> np.ndarray:
-            return renderer.render(track.pose[t], track.expression[t], track.gaze[t])
+            offsets = None if dense is None else dense_offsets(renderer.rig, dense.change(t), track.expression[t],
+                                                               track.gaze[t])
+            return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets)
 
         t3 = time.perf_counter()
         result.path, first = render_and_write(

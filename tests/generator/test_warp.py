@@ -86,22 +86,28 @@ def test_mesh_raster_of_an_affine_motion_is_the_inverse_affine():
     assert (m[~raster.last_covered] == -1.0).all()  # pixels off the mesh keep the map they had
 
 
-def test_mesh_raster_draws_nearest_triangles_last_and_culls_back_faces():
+def test_mesh_raster_draws_nearest_triangles_last_and_back_faces_first():
     from forgebench.generator.render.warp import MeshRaster
 
     pts, tri, facing = _mesh()
-    raster = MeshRaster(tri, pts, 96, 80, facing=facing)
-    mirrored = pts * [-1.0, 1.0] + [96.0, 0.0]  # every triangle seen from behind
-    m = raster.apply(mirrored, np.zeros(len(pts)), np.zeros((80, 96, 2), np.float32))
-    assert not raster.last_covered.any() and not m.any()
-    # Two copies of the mesh on top of each other, the second nearer: its source positions win.
     both = np.concatenate([tri, tri + len(pts)])
     src = np.concatenate([pts, pts + [0.0, 100.0]])
     raster = MeshRaster(both, src, 96, 80, facing=np.concatenate([facing, facing]))
+    # Two copies of the mesh on top of each other, the second nearer: its source positions win.
     depth = np.concatenate([np.full(len(pts), 5.0), np.full(len(pts), 1.0)])
     m = raster.apply(np.concatenate([pts, pts]), depth, np.zeros((80, 96, 2), np.float32))
     ys, xs = np.nonzero(raster.last_covered)
     np.testing.assert_allclose(m[ys, xs, 1], ys + 100.0, atol=1e-3)
+    # The nearer copy seen from behind (mirrored about the mesh's own centre line) goes under the far
+    # front-facing one wherever they overlap.
+    mirrored = pts * [-1.0, 1.0] + [2 * pts[:, 0].mean(), 0.0]
+    m = raster.apply(np.concatenate([pts, mirrored]), depth, np.zeros((80, 96, 2), np.float32))
+    alone = MeshRaster(tri, pts, 96, 80, facing=facing)
+    alone.apply(pts, np.zeros(len(pts)), np.zeros((80, 96, 2), np.float32))
+    ys, xs = np.nonzero(alone.last_covered)
+    np.testing.assert_allclose(m[ys, xs, 1], ys, atol=1e-3)  # the front-facing copy, everywhere it lies
+    back_only = raster.last_covered & ~alone.last_covered
+    assert back_only.sum() > 20  # and the back faces still cover what no front face does
 
 
 def test_a_closed_gap_samples_nothing_of_what_was_in_it():

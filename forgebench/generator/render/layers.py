@@ -186,7 +186,7 @@ class HeadLayers:
         if x1 <= x0 or y1 <= y0:
             return frame
         head = cv2.remap(self._rgba, np.ascontiguousarray(backward_map[y0:y1, x0:x1]), None, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT101)
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # beyond the frame: no head
         alpha = head[..., 3].astype(np.float32) * (1.0 / 255.0)
         frame[y0:y1, x0:x1] = cv2.blendLinear(head[..., :3], frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
         return frame

@@ -35,7 +35,8 @@ class MouthPainter:
     """
 
     def __init__(self, skin_rgb: np.ndarray, source_gap_px: float = 0.0, seam_px: float = 4.0,
-                 exact_warp: bool = False) -> None:
+                 exact_warp: bool = False, own_teeth: bool = False, teeth_rgb: np.ndarray | None = None) -> None:
+        self.own_teeth = own_teeth  # the renderer keeps the portrait's own teeth (OwnTeeth): paint none
         self.source_gap = source_gap_px
         self.seam = seam_px  # how far the coarse warp smears the lip line
         self.exact_warp = exact_warp  # the face is rasterised (MeshRaster): closing lips meet exactly
@@ -48,10 +49,16 @@ class MouthPainter:
         self.throat = np.array([24.0, 8.0, 10.0]) * light
         self.tongue = np.array([138.0, 66.0, 70.0]) * light
         self.upper_teeth = np.array([206.0, 197.0, 180.0]) * light
-        self.lower_teeth = np.array([170.0, 160.0, 146.0]) * light
+        if teeth_rgb is not None:  # the whites of the portrait's eyes: the same light, a similar white
+            self.upper_teeth = np.clip(np.asarray(teeth_rgb, np.float64) * [1.0, 0.98, 0.93], 0.0, 235.0)
+        self.lower_teeth = self.upper_teeth * 0.82
 
-    def paint(self, frame: np.ndarray, points: np.ndarray, iod_px: float) -> None:
-        """Composite the interior into ``frame`` in place, given driven 2D ``points`` [478, 2]."""
+    def paint(self, frame: np.ndarray, points: np.ndarray, iod_px: float, teeth_rows: np.ndarray | None = None) -> None:
+        """Composite the interior into ``frame`` in place, given driven 2D ``points`` [478, 2].
+
+        ``teeth_rows`` [18, 2]: where the portrait's own upper and lower teeth end (:class:`~.teeth.OwnTeeth`);
+        between them the mouth is darkened as it opens wider than in the portrait.
+        """
         upper, lower = points[_UPPER], points[_LOWER]
         gap = inner_lip_gap(points)
         if self.source_gap > 2.0 and gap < self.source_gap:
@@ -59,6 +66,10 @@ class MouthPainter:
                 self._seam(frame, upper, lower, gap, iod_px)
             else:
                 self._close(frame, upper, lower[::-1], (self.source_gap - gap) / (self.source_gap - 0.5))
+            return
+        if self.own_teeth:  # the portrait's teeth, kept at their size; between them, the mouth's depth
+            if teeth_rows is not None and gap > self.source_gap:
+                self._between_teeth(frame, points, teeth_rows, (gap - self.source_gap) / (3.0 + 0.5 * self.source_gap))
             return
         opening = np.clip((gap - self.fade_start) / self.fade_width, 0.0, 1.0)
         if opening <= 0.0:
@@ -83,24 +94,19 @@ class MouthPainter:
         axes = (max(half_width * 0.62, 1.0), max(gap * 0.32, 1.0))
         cv2.ellipse(canvas, _fixed(tongue_c), _fixed(np.array(axes)), 0, 180, 360, self.tongue.tolist(), -1,
                     cv2.LINE_AA, _SUBPIXEL)
-        # Teeth: bands following the inner lip lines, over the central part of the mouth.
+        # Teeth: bands following the inner lip lines over the central part of the mouth, each tooth shaded
+        # (rounded across, darker towards the gum, narrower towards the corners as the arch turns away).
         central = slice(2, -2)
-        teeth_h = min(0.42 * gap, 0.11 * iod_px)
-        top = upper[central] - off
-        band = np.concatenate([top, (top + [0.0, teeth_h])[::-1]])
-        cv2.fillPoly(canvas, [_fixed(band)], self.upper_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
-        # Gaps between the incisors, so the teeth read as teeth and not as a slab.
         tooth_w = 0.17 * iod_px
         centre_x = (points[13, 0] + points[14, 0]) / 2.0 - off[0]
-        top_y = float(top[:, 1].min())
-        for k in range(-3, 4):
-            x = centre_x + k * tooth_w
-            cv2.line(canvas, _fixed(np.array([x, top_y])), _fixed(np.array([x, top_y + teeth_h * 1.2])),
-                     (self.upper_teeth * 0.72).tolist(), 1, cv2.LINE_AA, _SUBPIXEL)
-        low_h = min(0.1 * gap, 0.035 * iod_px)
-        bottom = lower[central] - off
-        band = np.concatenate([bottom, (bottom - [0.0, low_h])[::-1]])
-        cv2.fillPoly(canvas, [_fixed(band)], self.lower_teeth.tolist(), cv2.LINE_AA, _SUBPIXEL)
+        rows_of_teeth = ((upper[central] - off, min(0.42 * gap, 0.11 * iod_px), self.upper_teeth, 1.0),
+                         (lower[central] - off, min(0.12 * gap, 0.045 * iod_px), self.lower_teeth, -1.0))
+        for edge, height, colour, sign in rows_of_teeth:
+            band = np.concatenate([edge, (edge + [0.0, sign * height])[::-1]])
+            mask = np.zeros(canvas.shape[:2], np.float32)
+            cv2.fillPoly(mask, [_fixed(band)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+            shade = _tooth_shading(canvas.shape[:2], centre_x, tooth_w, half_width, edge, height, sign)
+            canvas += mask[..., None] * (colour * shade[..., None] - canvas)
         # Alpha: the inner-lip polygon, feathered, fading in as the lips part.
         mask = np.zeros(canvas.shape[:2], np.float32)
         cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
@@ -113,6 +119,28 @@ class MouthPainter:
         canvas = cv2.GaussianBlur(canvas, (5, 5), 1.0)
         roi[:] = (roi * (1.0 - alpha) + canvas * alpha + 0.5).astype(np.uint8)
 
+
+    def _between_teeth(self, frame: np.ndarray, points: np.ndarray, rows: np.ndarray, opening: float) -> None:
+        """Darken the band between the portrait's own teeth rows (its stretch would smear teeth or gums)."""
+        a_max = 0.5 * float(np.clip(opening, 0.0, 1.0))  # deeper, not flat: the portrait's own mouth shows
+        if a_max <= 0.02:
+            return
+        n = len(rows) // 2
+        polygon = np.concatenate([points[[78]], rows[:n], points[[308]], rows[n:][::-1]])
+        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
+        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 3 or y1 - y0 < 2:
+            return
+        off = np.array([x0, y0], np.float64)
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        rows_t = np.linspace(0.0, 1.0, y1 - y0, dtype=np.float32)[:, None, None]
+        canvas = self.cavity + (self.throat - self.cavity) * np.clip(1.0 - np.abs(rows_t - 0.5) * 2.0, 0, 1)
+        a = (cv2.GaussianBlur(mask, (3, 3), 0.8) * a_max)[..., None]
+        roi = frame[y0:y1, x0:x1].astype(np.float32)
+        frame[y0:y1, x0:x1] = (roi * (1 - a) + canvas * a + 0.5).astype(np.uint8)
 
     def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, gap: float, iod_px: float) -> None:
         """Shade the last sliver between closing lips as the shadow of the seam, not as teeth.
@@ -184,6 +212,50 @@ class MouthPainter:
         a = (cv2.GaussianBlur(line, (3, 3), 0.6) * 0.35 * alpha_max)[..., None]
         roi = roi * (1 - a)
         frame[y0:y1, x0:x1] = (roi + 0.5).astype(np.uint8)
+
+
+def _tooth_shading(shape: tuple[int, int], centre_x: float, tooth_w: float, half_width: float, edge: np.ndarray,
+                   height: float, sign: float) -> np.ndarray:
+    """[H, W] brightness of a row of teeth: rounded across each tooth, darker at the gum.
+
+    Tooth k spans the arch position ``u`` in ``[k, k + 1)`` with ``x = centre + tooth_w * f(u)``, where
+    ``f`` compresses the outer teeth (the arch turns away from the camera towards the corners).
+    """
+    h, w = shape
+    x = (np.arange(w, dtype=np.float32) - centre_x) / max(tooth_w, 1e-6)
+    span = max(half_width / max(tooth_w, 1e-6), 1e-6)
+    u = x * (1.0 + 0.35 * np.clip(np.abs(x) / span, 0.0, 1.0) ** 2)  # teeth narrow towards the corners
+    across = 0.8 + 0.2 * np.cos(2 * np.pi * (u - np.round(u)))  # a tooth is lighter in its middle
+    across *= 1.0 - 0.35 * np.clip(np.abs(x) / span, 0.0, 1.0) ** 2  # and the side teeth are in shadow
+    edge_y = np.interp(np.arange(w), edge[:, 0], edge[:, 1]) if edge[-1, 0] > edge[0, 0] else \
+        np.interp(np.arange(w), edge[::-1, 0], edge[::-1, 1])
+    depth = np.clip(sign * (np.arange(h, dtype=np.float32)[:, None] - edge_y[None]) / max(height, 1e-6), 0.0, 1.0)
+    gum = 0.82 + 0.18 * depth  # darker next to the lip (gum and lip shadow), lighter at the biting edge
+    return (across[None, :] * gum).astype(np.float32)
+
+
+def sclera_colour(image: np.ndarray, points: np.ndarray) -> np.ndarray | None:
+    """Mean RGB of the whites of the eyes (the brightest, least saturated pixels inside both open eyes),
+    or None when the eyes are too small or closed to tell."""
+    samples = []
+    for contour, corners in ((fg.RIGHT_LID_CONTOUR, fg.RIGHT_EYE_CORNERS), (fg.LEFT_LID_CONTOUR, fg.LEFT_EYE_CORNERS)):
+        poly = points[[corners[0]] + [u for u, _ in contour] + [corners[1]] + [lo for _, lo in contour][::-1], :2]
+        x0, y0 = np.floor(poly.min(0)).astype(int)
+        x1, y1 = np.ceil(poly.max(0)).astype(int) + 1
+        if x1 - x0 < 4 or y1 - y0 < 2 or x0 < 0 or y0 < 0 or x1 > image.shape[1] or y1 > image.shape[0]:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round(poly - [x0, y0]).astype(np.int32)], 1)
+        samples.append(image[y0:y1, x0:x1][mask > 0].reshape(-1, 3))
+    if not samples or sum(len(s) for s in samples) < 12:
+        return None
+    px = np.concatenate(samples).astype(np.float64)
+    luma = px @ [0.299, 0.587, 0.114]
+    sat = px.max(1) - px.min(1)
+    white = px[(luma >= np.percentile(luma, 70)) & (sat <= np.percentile(sat, 60))]
+    if len(white) < 3 or white.mean(0) @ [0.299, 0.587, 0.114] < 90:
+        return None
+    return white.mean(0)
 
 
 def inner_lip_gap(points: np.ndarray) -> float:

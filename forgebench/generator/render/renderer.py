@@ -25,8 +25,9 @@ from forgebench.errors import InputError
 from forgebench.generator.analyze import SourceFace
 from forgebench.generator.render.eyes import MIN_CLOSURE, EyelidPainter, lash_colour
 from forgebench.generator.render.layers import HeadLayers, LayerConfig
-from forgebench.generator.render.mouth import MouthPainter, inner_lip_gap, skin_colour
+from forgebench.generator.render.mouth import MouthPainter, inner_lip_gap, sclera_colour, skin_colour
 from forgebench.generator.render.rig import FaceRig
+from forgebench.generator.render.teeth import OwnTeeth
 from forgebench.generator.render.warp import DenseWarp, MeshRaster, border_anchors
 from forgebench.media import face_geometry as fg
 from forgebench.records import EXPRESSION_NAMES, MotionTrack
@@ -89,10 +90,13 @@ class FaceRenderer:
             self._n_border = len(border)
             control = np.concatenate([pts2d, *rings, border])
         self.warp = DenseWarp(control, self.width, self.height, grid_step=self.config.grid_step)
+        self.teeth = OwnTeeth(source.image, pts2d, self.rig.canonical) \
+            if self.config.raster and OwnTeeth.shows_teeth(pts2d) else None
         self.raster = self._mesh_raster(pts2d) if self.config.raster else None
         self.mouth = (
             MouthPainter(skin_colour(source.image, pts2d), inner_lip_gap(pts2d), seam_px=self.config.grid_step,
-                         exact_warp=self.config.raster)
+                         exact_warp=self.config.raster, own_teeth=self.teeth is not None,
+                         teeth_rgb=sclera_colour(source.image, pts2d))
             if self.config.mouth
             else None
         )
@@ -104,10 +108,14 @@ class FaceRenderer:
         from scipy.spatial import Delaunay
 
         flat = self.rig.canonical[:, :2]
+        source = pts2d
+        if self.teeth is not None:  # the rows where the portrait's teeth end split the opening
+            flat = np.concatenate([flat, self.teeth.canonical[:, :2]])
+            source = np.concatenate([pts2d, self.teeth.source])
         tri = Delaunay(flat).simplices
         e1, e2 = flat[tri[:, 1]] - flat[tri[:, 0]], flat[tri[:, 2]] - flat[tri[:, 0]]
         facing = np.sign(e1[:, 0] * e2[:, 1] - e2[:, 0] * e1[:, 1])
-        return MeshRaster(tri, pts2d, self.width, self.height, facing=facing)
+        return MeshRaster(tri, source, self.width, self.height, facing=facing)
 
     @property
     def source_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,15 +144,22 @@ class FaceRenderer:
         points = self.vertices(pose, expression, gaze, offsets)
         displacement = self.displacement(points, pose)
         backward = self.warp.backward_map(displacement)
+        rows = None
         if self.raster is not None:
-            self.raster.apply(points[:, :2], points[:, 2], backward)
+            driven, depth = points[:, :2], points[:, 2]
+            if self.teeth is not None:
+                rows = self.teeth.place(driven, float(pose[5]) * self.width)
+                lips = depth[list(fg.INNER_LIP_UPPER) + list(fg.INNER_LIP_LOWER)].mean()
+                driven = np.concatenate([driven, rows])
+                depth = np.concatenate([depth, np.full(len(rows), lips)])
+            self.raster.apply(driven, depth, backward)
         if self.layers is not None:
             frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)))
         else:
             frame = cv2.remap(self._image_f, backward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         iod = float(pose[5]) * self.width
         if self.mouth is not None:
-            self.mouth.paint(frame, points[:, :2], iod)
+            self.mouth.paint(frame, points[:, :2], iod, rows)
         if self.eyelids is not None:
             expr = np.asarray(expression)
             closure = {k: float(expr[i]) for k, i in _BLINKS.items()}

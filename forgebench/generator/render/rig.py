@@ -169,3 +169,50 @@ def dense_offsets(rig: FaceRig, change: np.ndarray, expression: np.ndarray,
     coefficients do not explain, so the painters still see the coefficients (mouth opening, blinks).
     """
     return rig.canonical + np.asarray(change, np.float64) - rig.deform(expression, gaze)
+
+
+class DenseMotion:
+    """A driver's whole-mesh change since its reference frame, frame by frame (for :func:`dense_offsets`).
+
+    The seven expression coefficients carry the mouth's opening, width and pucker, the smile, blinks
+    and brows; they miss the rest of what a face does (the lips' own shape, cheeks, asymmetries), so a
+    self-reenactment driven by them alone misplaces landmarks by about 2 px at 256² (measured,
+    ``measurements/generator/fidelity_renderer.py``). The change ``C_t - C_ref`` of the driver's
+    canonical (pose-free, IOD-unit) mesh carries all of it.
+
+    Args:
+        landmarks: [T, 478 (or 468), 3] the driver's tracked mesh in pixels; frames without a face
+            (``valid`` False) hold the nearest frame with one.
+        valid: [T] frames with a face.
+        reference: the driver's reference frame (its first with a face).
+        scale: share of the change transferred (the retargeting's ``expression_scale``).
+    """
+
+    def __init__(self, landmarks: np.ndarray, valid: np.ndarray, reference: int, scale: float = 1.0) -> None:
+        self.landmarks = np.asarray(landmarks)
+        valid = np.asarray(valid, bool)
+        if not valid.any():
+            raise ValueError("DenseMotion needs at least one frame with a face")
+        found = np.flatnonzero(valid)
+        # nearest frame with a face, for every frame
+        idx = np.searchsorted(found, np.arange(len(valid)))
+        before, after = found[np.clip(idx - 1, 0, len(found) - 1)], found[np.clip(idx, 0, len(found) - 1)]
+        self._source = np.where(np.abs(np.arange(len(valid)) - before) <= np.abs(after - np.arange(len(valid))),
+                                before, after)
+        self._source[valid] = np.flatnonzero(valid)
+        self.scale = float(scale)
+        self._reference = self._canonical(reference)
+
+    def _canonical(self, t: int) -> np.ndarray:
+        pts = np.asarray(self.landmarks[self._source[t]], np.float64)
+        canonical, _ = fg.canonicalize(pts, 1, 1)
+        if len(canonical) < 478:  # a tracker without irises: they follow nothing
+            canonical = np.concatenate([canonical, np.zeros((478 - len(canonical), 3))])
+        return canonical
+
+    def change(self, t: int) -> np.ndarray:
+        """[478, 3] the driver's canonical mesh at frame ``t`` minus its reference's, times ``scale``."""
+        change = self._canonical(t) - self._reference
+        if self.landmarks.shape[1] < 478:
+            change[468:] = 0.0
+        return change * self.scale

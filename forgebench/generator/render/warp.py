@@ -112,8 +112,8 @@ class MeshRaster:
     teeth's triangles have no area left, but the grid, interpolated between its nodes, still samples
     them (a band of teeth, or a double line, at the lip seam); and where the head turns, the far
     cheek folds under the near one and the grid's inversion tears. So the face mesh is rasterised
-    per frame instead, triangle by triangle from the farthest to the nearest (the painter's
-    algorithm: the nose covers the far cheek), and each pixel's source position is the affine map of
+    per frame instead, back faces first, then triangle by triangle from the farthest to the nearest (the
+    painter's algorithm: the nose covers the far cheek), and each pixel's source position is the affine map of
     its triangle: exact, with nothing to invert. Pixels the mesh does not cover keep the grid map.
 
     Args:
@@ -121,7 +121,8 @@ class MeshRaster:
         source_points: [N, 2] the vertices in the source image (pixels).
         width, height: output size.
         facing: [K] the sign of each triangle's area seen from the front (image axes); a driven triangle
-            whose area has the other sign faces away from the camera and is not drawn. None: draw all.
+            whose area has the other sign faces away from the camera and is drawn first, under every
+            front face. None: depth order only.
     """
 
     _SHIFT = 4  # fixed-point bits for cv2's rasteriser: sub-pixel vertex positions
@@ -147,10 +148,13 @@ class MeshRaster:
         ax, ay, bx, by = q1[:, 0] - q0[:, 0], q1[:, 1] - q0[:, 1], q2[:, 0] - q0[:, 0], q2[:, 1] - q0[:, 1]
         cross = ax * by - bx * ay  # twice the signed area, in image axes
         visible = np.abs(cross) > 2 * self.MIN_AREA
-        if self.facing is not None:
-            visible &= np.sign(cross) == self.facing
-        live = np.flatnonzero(visible)
-        order = live[np.argsort(-np.asarray(depth, np.float64)[tri[live]].sum(1), kind="stable")]
+        back = np.zeros_like(visible) if self.facing is None else np.sign(cross) != self.facing
+        # Back faces (the far cheek folding under the near one at a large turn) go down first, under
+        # everything: where no front face covers them they still show skin, not a hole.
+        depth_sum = np.asarray(depth, np.float64)[tri].sum(1)
+        backs, fronts = np.flatnonzero(visible & back), np.flatnonzero(visible & ~back)
+        order = np.concatenate([backs[np.argsort(-depth_sum[backs], kind="stable")],
+                                fronts[np.argsort(-depth_sum[fronts], kind="stable")]])
         # Rasterise triangle ids inside the mesh's bounding box only.
         x0, y0 = np.maximum(np.floor(q.min(0)).astype(int) - 1, 0)
         x1, y1 = np.minimum(np.ceil(q.max(0)).astype(int) + 2, [self.width, self.height])
