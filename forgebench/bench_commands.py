@@ -8,6 +8,7 @@ import importlib
 # (module, function adding a subcommand to the bench group)
 BENCHES = (
     ("forgebench.generator.commands", "add_bench_generate"),
+    ("forgebench.generator.commands", "add_bench_self_reenact"),
     ("forgebench.generator.motion.diffusion.commands", "add_bench_motion"),
     ("forgebench.provenance.commands", "register_bench"),
     ("forgebench.metrics.commands", "add_bench_metrics"),

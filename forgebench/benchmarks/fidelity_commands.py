@@ -19,13 +19,13 @@ def _cmd_eval_fidelity(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise InputError(f"-o {str(out)!r} is a file: give a folder for the videos and tables")
+    discover_inputs(args.inputs)  # a missing file or an empty folder fails here, before anything is written
     check_writable(out / "results.csv")
     set_metrics = () if args.set_metrics.strip().lower() == "none" else tuple(
         m.strip() for m in args.set_metrics.split(",") if m.strip())
     modes = MODE_CHOICES[args.mode] + (() if args.no_still else ("still",))
     config = FidelityConfig(size=args.size, modes=modes, max_seconds=args.max_seconds, motion=args.motion,
                             seed=args.seed, metrics=PAIRED, set_metrics=set_metrics, fid_stride=args.fid_stride)
-    discover_inputs(args.inputs)  # a missing file or an empty folder fails here, before any model loads
     identities = read_identities(args.identities)
     _, results = run_fidelity(args.inputs, out, config, identities=identities, progress=not args.quiet)
     text = (out / "fidelity.md").read_text()

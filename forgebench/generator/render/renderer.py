@@ -15,6 +15,7 @@ oval carry the head's motion outward with decreasing weight and the frame border
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -102,6 +103,16 @@ class FaceRenderer:
         )
         self.eyelids = EyelidPainter(lash_colour(source.image, pts2d)) if self.config.eyelids else None
         self._image_f = source.image
+        #: seconds per render stage, summed over frames, when a dict is put here (``forgebench bench self-reenact``)
+        self.profile: dict[str, float] | None = None
+
+    def _lap(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage`` of the profile (if profiling); return now."""
+        if self.profile is None:
+            return since
+        now = time.perf_counter()
+        self.profile[stage] = self.profile.get(stage, 0.0) + now - since
+        return now
 
     def _mesh_raster(self, pts2d: np.ndarray) -> MeshRaster:
         """The face mesh triangulated in its frontal (canonical) frame, where it is a height field."""
@@ -141,9 +152,12 @@ class FaceRenderer:
     def render(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None,
                offsets: np.ndarray | None = None) -> np.ndarray:
         """One frame: [H, W, 3] uint8. ``offsets`` [478, 3]: dense canonical displacements after the rig."""
+        t = time.perf_counter() if self.profile is not None else 0.0
         points = self.vertices(pose, expression, gaze, offsets)
+        t = self._lap("mesh", t)
         displacement = self.displacement(points, pose)
         backward = self.warp.backward_map(displacement)
+        t = self._lap("warp map", t)
         rows = None
         if self.raster is not None:
             driven, depth = points[:, :2], points[:, 2]
@@ -153,13 +167,16 @@ class FaceRenderer:
                 driven = np.concatenate([driven, rows])
                 depth = np.concatenate([depth, np.full(len(rows), lips)])
             self.raster.apply(driven, depth, backward)
+            t = self._lap("raster", t)
         if self.layers is not None:
             frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)))
         else:
             frame = cv2.remap(self._image_f, backward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        t = self._lap("remap + layers", t)
         iod = float(pose[5]) * self.width
         if self.mouth is not None:
             self.mouth.paint(frame, points[:, :2], iod, rows)
+            t = self._lap("mouth", t)
         if self.eyelids is not None:
             expr = np.asarray(expression)
             closure = {k: float(expr[i]) for k, i in _BLINKS.items()}
@@ -168,6 +185,7 @@ class FaceRenderer:
                 open_eyes[list(_BLINKS.values())] = self.rig.expression[list(_BLINKS.values())]
                 open_points = self.vertices(pose, open_eyes, gaze, offsets)
                 self.eyelids.paint(frame, points[:, :2], open_points[:, :2], closure)
+            self._lap("eyelids", t)
         return frame
 
     def render_track(self, track: MotionTrack) -> Iterator[np.ndarray]:
