@@ -24,8 +24,9 @@ def _cmd_eval_fidelity(args: argparse.Namespace) -> int:
     set_metrics = () if args.set_metrics.strip().lower() == "none" else tuple(
         m.strip() for m in args.set_metrics.split(",") if m.strip())
     modes = MODE_CHOICES[args.mode] + (() if args.no_still else ("still",))
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else PAIRED
     config = FidelityConfig(size=args.size, modes=modes, max_seconds=args.max_seconds, motion=args.motion,
-                            seed=args.seed, metrics=PAIRED, set_metrics=set_metrics, fid_stride=args.fid_stride)
+                            seed=args.seed, metrics=metrics, set_metrics=set_metrics, fid_stride=args.fid_stride)
     identities = read_identities(args.identities)
     _, results = run_fidelity(args.inputs, out, config, identities=identities, progress=not args.quiet)
     text = (out / "fidelity.md").read_text()
@@ -61,6 +62,7 @@ def add_eval_fidelity(group: argparse._SubParsersAction) -> None:
                    help="CSV with columns clip,identity (default: every clip is its own identity)")
     p.add_argument("--motion", default="procedural", help="motion model of the audio mode")
     p.add_argument("--seed", type=int, default=0, help="motion seed of the audio mode")
+    p.add_argument("--metrics", metavar="a,b", help="paired metrics (default: l1,psnr,ssim,lpips,akd,akd_dlib,aed)")
     p.add_argument("--set-metrics", default="fid,fvd16", metavar="a,b|none", help="set-level metrics")
     p.add_argument("--fid-stride", type=int, default=25, metavar="N", help="FID reads every N-th frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -146,6 +146,12 @@ class HeadLayers:
         self.alpha = head.astype(np.float32)
         self.plate = fill_holes(image, ~((head > 0.98) & moving))
         self._rgba = np.ascontiguousarray(np.dstack([image, np.round(self.alpha * 255).astype(np.uint8)]))
+        # The same layer without the face: with a rasterised face the face's own coverage is its alpha, so
+        # where the face moves away (a big nod or step) the grid map cannot drag a copy of it along.
+        hair = np.where(face > 0, 0.0, head)
+        if cfg.feather_px > 0:
+            hair = np.minimum(hair, 1.0 - cv2.GaussianBlur(face.astype(np.float32), (0, 0), cfg.feather_px))
+        self._rgba_hair = np.ascontiguousarray(np.dstack([image, np.round(np.clip(hair, 0, 1) * 255).astype(np.uint8)]))
         ys, xs = np.nonzero(self.alpha > 0)
         self.box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 0, 0)
         self.anchors = self._anchor_grid(pts, face)
@@ -173,11 +179,12 @@ class HeadLayers:
         moved = fg.pose_to_points(self._canonical, pose, self.width, self.height)[:, :2]
         return (moved - self.anchors) * self._weights
 
-    def render(self, backward_map: np.ndarray, reach: float) -> np.ndarray:
+    def render(self, backward_map: np.ndarray, reach: float, face: np.ndarray | None = None) -> np.ndarray:
         """The frame: the head layer warped by ``backward_map`` [H, W, 2] over the still plate.
 
         ``reach`` bounds how far (pixels) any part of the head moved, so that only the region the head
-        can cover is warped and blended; the rest of the frame is the plate as it is.
+        can cover is warped and blended; the rest of the frame is the plate as it is. ``face`` [H, W]
+        bool: where the rasterised face lies in this frame; it is then the face's alpha.
         """
         x0, y0, x1, y1 = self.box
         m = int(np.ceil(reach)) + 2
@@ -185,8 +192,12 @@ class HeadLayers:
         frame = self.plate.copy()
         if x1 <= x0 or y1 <= y0:
             return frame
-        head = cv2.remap(self._rgba, np.ascontiguousarray(backward_map[y0:y1, x0:x1]), None, cv2.INTER_LINEAR,
+        rgba = self._rgba if face is None else self._rgba_hair
+        head = cv2.remap(rgba, np.ascontiguousarray(backward_map[y0:y1, x0:x1]), None, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # beyond the frame: no head
         alpha = head[..., 3].astype(np.float32) * (1.0 / 255.0)
+        if face is not None:
+            cover = cv2.GaussianBlur(face[y0:y1, x0:x1].astype(np.float32), (0, 0), self.config.feather_px or 0.5)
+            alpha = np.maximum(alpha, np.where(face[y0:y1, x0:x1], 1.0, cover))
         frame[y0:y1, x0:x1] = cv2.blendLinear(head[..., :3], frame[y0:y1, x0:x1], alpha, 1.0 - alpha)
         return frame

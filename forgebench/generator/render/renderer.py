@@ -169,7 +169,8 @@ class FaceRenderer:
             self.raster.apply(driven, depth, backward)
             t = self._lap("raster", t)
         if self.layers is not None:
-            frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)))
+            face = self.raster.last_covered if self.raster is not None else None
+            frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)), face)
         else:
             frame = cv2.remap(self._image_f, backward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         t = self._lap("remap + layers", t)
