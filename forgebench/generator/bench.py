@@ -117,12 +117,17 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
         ("first-frame latency", f"{res['first_frame_latency_ms']:.0f} ms"),
         ("real-time factor", f"{res['realtime_factor']:.1f}x"),
     ]
+    report(rows, res, args.output)
+    return 0
+
+
+def report(rows: list[tuple[str, str]], figures: dict, output: Path | None) -> None:
+    """Print ``(name, value)`` rows as two aligned columns; write ``figures`` as JSON to ``output`` if given."""
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
-    if args.output:
+    if output:
         from forgebench.atomic import atomic_output
 
-        with atomic_output(args.output) as tmp:
-            tmp.write_text(json.dumps(res, indent=2))
-    return 0
+        with atomic_output(output) as tmp:
+            tmp.write_text(json.dumps(figures, indent=2))

@@ -14,7 +14,6 @@ Numbers are measured, never asserted; the machine's load average is printed besi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -152,12 +151,7 @@ def cmd_bench_self_reenact(args: argparse.Namespace) -> int:
         ("L1 of the frames vs the driver (frames 1..T-1)", f"{res['l1_vs_driver']:.4f}"),
         ("load average (1 min) before / after", f"{res['load_before']:.2f} / {res['load_after']:.2f}"),
     ]
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    if args.output:
-        from forgebench.atomic import atomic_output
+    from forgebench.generator.bench import report
 
-        with atomic_output(args.output) as tmp:
-            tmp.write_text(json.dumps(res, indent=2))
+    report(rows, res, args.output)
     return 0

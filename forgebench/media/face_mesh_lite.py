@@ -40,16 +40,35 @@ ROI_SCALE = 1.5
 EYE_OUTER_LEFT, EYE_OUTER_RIGHT = 33, 263
 
 
-def landmark_model_path() -> Path:
-    """The plain face-landmark network shipped inside the mediapipe wheel."""
+def wheel_model_path(relative: str, what: str) -> Path:
+    """A network shipped inside the mediapipe wheel (``relative`` to its package), or one line naming the fix."""
     import importlib.util
 
     spec = importlib.util.find_spec("mediapipe")  # finds the wheel without importing it
     folders = list(spec.submodule_search_locations or []) if spec else []
-    path = Path(folders[0] if folders else ".") / LANDMARK_MODEL
+    path = Path(folders[0] if folders else ".") / relative
     if not path.is_file():
-        raise InputError(f"mediapipe's face landmark model is missing ({path}): reinstall mediapipe==0.10.21")
+        raise InputError(f"mediapipe's {what} model is missing ({path}): reinstall mediapipe==0.10.21")
     return path
+
+
+def litert_interpreter(path: Path, threads: int, who: str):
+    """A LiteRT interpreter on ``path`` with its tensors allocated; a missing runtime is one line naming ``who``."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise InputError(f"{who} needs ai-edge-litert, which is not installed: "
+                         "pip install ai-edge-litert==2.3.0 (no wheel exists for Intel Macs)") from None
+    if threads < 1:
+        raise InputError(f"threads must be at least 1, got {threads}")
+    net = Interpreter(model_path=str(path), num_threads=threads)
+    net.allocate_tensors()
+    return net
+
+
+def landmark_model_path() -> Path:
+    """The plain face-landmark network shipped inside the mediapipe wheel."""
+    return wheel_model_path(LANDMARK_MODEL, "face landmark")
 
 
 @dataclass(frozen=True)
@@ -133,16 +152,8 @@ class LiteFaceMeshTracker:
     refine_landmarks = False
 
     def __init__(self, min_confidence: float = 0.5, threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise InputError("the crop detectors' face tracker needs ai-edge-litert, which is not installed: "
-                             "pip install ai-edge-litert==2.3.0 (no wheel exists for Intel Macs)") from None
-        if threads < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
+        self._net = litert_interpreter(landmark_model_path(), threads, "the crop detectors' face tracker")
         self.min_confidence = min_confidence
-        self._net = Interpreter(model_path=str(landmark_model_path()), num_threads=threads)
-        self._net.allocate_tensors()
         self._input = self._net.get_input_details()[0]["index"]
         self._tensor = np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
         outputs = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}

@@ -28,27 +28,18 @@ INPUT_SIZE = 256
 
 def selfie_model_path() -> Path:
     """The general selfie-segmentation network shipped inside the mediapipe wheel."""
-    import importlib.resources
+    from forgebench.media.face_mesh_lite import wheel_model_path
 
-    path = Path(str(importlib.resources.files("mediapipe") / SELFIE_MODEL))
-    if not path.is_file():
-        raise InputError(f"mediapipe's selfie segmentation model is missing ({path}): reinstall mediapipe==0.10.21")
-    return path
+    return wheel_model_path(SELFIE_MODEL, "selfie segmentation")
 
 
 class SelfieSegmenter:
     """``SelfieSegmenter()(rgb) -> [H, W] float32`` person probability of an RGB uint8 image."""
 
     def __init__(self, threads: int = 1) -> None:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise InputError("person segmentation needs ai-edge-litert, which is not installed: "
-                             "pip install ai-edge-litert==2.3.0 (no wheel exists for Intel Macs)") from None
-        if threads < 1:
-            raise InputError(f"threads must be at least 1, got {threads}")
-        self._net = Interpreter(model_path=str(selfie_model_path()), num_threads=threads)
-        self._net.allocate_tensors()
+        from forgebench.media.face_mesh_lite import litert_interpreter
+
+        self._net = litert_interpreter(selfie_model_path(), threads, "person segmentation")
         self._input = self._net.get_input_details()[0]["index"]
         self._output = self._net.get_output_details()[0]["index"]
 

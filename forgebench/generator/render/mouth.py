@@ -127,20 +127,13 @@ class MouthPainter:
             return
         n = len(rows) // 2
         polygon = np.concatenate([points[[78]], rows[:n], points[[308]], rows[n:][::-1]])
-        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 3 or y1 - y0 < 2:
+        box = _box(polygon, frame.shape)
+        if box is None:
             return
-        off = np.array([x0, y0], np.float64)
-        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-        cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
-        rows_t = np.linspace(0.0, 1.0, y1 - y0, dtype=np.float32)[:, None, None]
+        mask = _polygon_mask(polygon, box)
+        rows_t = np.linspace(0.0, 1.0, box[3] - box[1], dtype=np.float32)[:, None, None]
         canvas = self.cavity + (self.throat - self.cavity) * np.clip(1.0 - np.abs(rows_t - 0.5) * 2.0, 0, 1)
-        a = (cv2.GaussianBlur(mask, (3, 3), 0.8) * a_max)[..., None]
-        roi = frame[y0:y1, x0:x1].astype(np.float32)
-        frame[y0:y1, x0:x1] = (roi * (1 - a) + canvas * a + 0.5).astype(np.uint8)
+        _blend(frame, box, cv2.GaussianBlur(mask, (3, 3), 0.8) * a_max, canvas)
 
     def _seam(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, gap: float, iod_px: float) -> None:
         """Shade the last sliver between closing lips as the shadow of the seam, not as teeth.
@@ -153,20 +146,13 @@ class MouthPainter:
         if shade <= 0.0:
             return
         polygon = np.concatenate([upper, lower[1:-1]])
-        x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
-        h, w = frame.shape[:2]
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 3 or y1 - y0 < 2:
+        box = _box(polygon, frame.shape)
+        if box is None:
             return
-        off = np.array([x0, y0], np.float64)
-        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-        cv2.fillPoly(mask, [_fixed(polygon - off)], 1.0, cv2.LINE_AA, _SUBPIXEL)
+        mask = _polygon_mask(polygon, box)
         mid = (upper + lower[::-1]) / 2.0
-        cv2.polylines(mask, [_fixed(mid[1:-1] - off)], False, 0.5, 1, cv2.LINE_AA, _SUBPIXEL)
-        a = (cv2.GaussianBlur(mask, (3, 3), 0.6) * shade * 0.85)[..., None]
-        roi = frame[y0:y1, x0:x1].astype(np.float32)
-        frame[y0:y1, x0:x1] = (roi * (1 - a) + self.cavity * 0.8 * a + 0.5).astype(np.uint8)
+        cv2.polylines(mask, [_fixed(mid[1:-1] - np.array(box[:2], np.float64))], False, 0.5, 1, cv2.LINE_AA, _SUBPIXEL)
+        _blend(frame, box, cv2.GaussianBlur(mask, (3, 3), 0.6) * shade * 0.85, self.cavity * 0.8)
 
     def _close(self, frame: np.ndarray, upper: np.ndarray, lower: np.ndarray, closing: float) -> None:
         """Pull lip texture over a source mouth that showed its teeth.
@@ -212,6 +198,29 @@ class MouthPainter:
         a = (cv2.GaussianBlur(line, (3, 3), 0.6) * 0.35 * alpha_max)[..., None]
         roi = roi * (1 - a)
         frame[y0:y1, x0:x1] = (roi + 0.5).astype(np.uint8)
+
+
+def _box(polygon: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The polygon's bounding box, padded and clipped to the frame; None if too small to draw in."""
+    x0, y0 = np.floor(polygon.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(polygon.max(0)).astype(int) + 3
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return None if x1 - x0 < 3 or y1 - y0 < 2 else (int(x0), int(y0), int(x1), int(y1))
+
+
+def _polygon_mask(polygon: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """[h, w] float32 coverage of ``polygon`` (frame pixels) inside ``box``, anti-aliased."""
+    mask = np.zeros((box[3] - box[1], box[2] - box[0]), np.float32)
+    cv2.fillPoly(mask, [_fixed(polygon - np.array(box[:2], np.float64))], 1.0, cv2.LINE_AA, _SUBPIXEL)
+    return mask
+
+
+def _blend(frame: np.ndarray, box: tuple[int, int, int, int], alpha: np.ndarray, colour: np.ndarray) -> None:
+    """``frame[box] = frame * (1 - alpha) + colour * alpha`` in place (``colour`` [3] or [h, w, 3])."""
+    x0, y0, x1, y1 = box
+    a = alpha[..., None]
+    roi = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = (roi * (1 - a) + colour * a + 0.5).astype(np.uint8)
 
 
 def _tooth_shading(shape: tuple[int, int], centre_x: float, tooth_w: float, half_width: float, edge: np.ndarray,
