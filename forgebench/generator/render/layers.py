@@ -148,9 +148,13 @@ class HeadLayers:
         self._rgba = np.ascontiguousarray(np.dstack([image, np.round(self.alpha * 255).astype(np.uint8)]))
         # The same layer without the face: with a rasterised face the face's own coverage is its alpha, so
         # where the face moves away (a big nod or step) the grid map cannot drag a copy of it along.
-        hair = np.where(face > 0, 0.0, head)
+        # A rim inside the face's outline stays in it: the raster's coverage and the hull differ by a pixel
+        # or two there, and a gap would show the plate's fill as a dark line along the hairline.
+        rim = max(2, int(round(0.06 * iod)))
+        inner = cv2.erode(face, np.ones((2 * rim + 1, 2 * rim + 1), np.uint8))
+        hair = np.where(inner > 0, 0.0, head)
         if cfg.feather_px > 0:
-            hair = np.minimum(hair, 1.0 - cv2.GaussianBlur(face.astype(np.float32), (0, 0), cfg.feather_px))
+            hair = np.minimum(hair, 1.0 - cv2.GaussianBlur(inner.astype(np.float32), (0, 0), cfg.feather_px))
         self._rgba_hair = np.ascontiguousarray(np.dstack([image, np.round(np.clip(hair, 0, 1) * 255).astype(np.uint8)]))
         ys, xs = np.nonzero(self.alpha > 0)
         self.box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 0, 0)
