@@ -24,7 +24,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "forgebench"
 
-GROUND = frozenset({"<root>", "errors", "paths", "registry", "records", "results", "manifest", "atomic"})
+GROUND = frozenset({"<root>", "errors", "paths", "registry", "records", "results", "manifest", "atomic", "quiet",
+                    "progress"})
 BASE = GROUND | {"media", "weights"}
 
 # part -> the parts it may import (besides itself). "<root>" is forgebench/__init__.py (the version).

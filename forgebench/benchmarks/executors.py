@@ -23,9 +23,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from typing import Any
 
-from tqdm import tqdm
-
 from forgebench.benchmarks.lifetime import die_with_parent, stop_processes
+from forgebench.progress import tqdm
 
 
 def _bar(total: int, desc: str, progress: bool) -> tqdm:

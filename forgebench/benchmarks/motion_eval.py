@@ -184,11 +184,10 @@ def evaluate_motion(checkpoint: str | Path | None, audio_files: list[str | Path]
     """
     import sys
 
-    from tqdm import tqdm
-
     from forgebench.generator.motion.diffusion.generator import DiffusionMotion
     from forgebench.generator.motion.procedural import ProceduralMotion
     from forgebench.media.audio import load_audio
+    from forgebench.progress import tqdm
 
     diffusion = DiffusionMotion(checkpoint)
     models: dict[str, tuple[MotionGenerator, dict]] = {

@@ -84,9 +84,9 @@ class TorchFrameDetector(FeatureDetector):
 
     def _fit(self, train: ClipSet, val: ClipSet) -> None:
         import torch
-        from tqdm import tqdm
 
         from forgebench.metrics.detection import choose_threshold, log_loss, roc_auc
+        from forgebench.progress import tqdm
 
         p = self.params
         torch.manual_seed(p["seed"])

@@ -260,7 +260,7 @@ def load_features(clips, config: PreprocessConfig, cache_dir: Path | None = None
     Returns (features or None per clip, [(clip_id, reason)] for clips that failed to decode or
     showed no face); failures are reported, never silently dropped.
     """
-    from tqdm import tqdm
+    from forgebench.progress import tqdm
 
     out: list[ClipFeatures | None] = []
     failed: list[tuple[str, str]] = []

@@ -26,8 +26,7 @@ class ProvenanceDetector(Detector):
     param_defaults: ClassVar[dict[str, Any]] = {"max_seconds": 10.0, "seed": 0}
 
     def _scores(self, clips: ClipSet) -> np.ndarray:
-        from tqdm import tqdm
-
+        from forgebench.progress import tqdm
         from forgebench.provenance.check import check_file
         from forgebench.provenance.watermark import Watermarker
 

@@ -186,7 +186,7 @@ def render_and_write(
     t+1 overlaps encoding frame t. Adds ``render``, ``watermark`` and ``encode`` seconds to
     ``timings``; returns the file and the time the first frame was encoded.
     """
-    from tqdm import tqdm
+    from forgebench.progress import tqdm
 
     first_frame_at = float("nan")
     frames = RenderThread(render, n_frames) if in_thread else RenderInline(render, n_frames)

@@ -97,9 +97,8 @@ def track_from_landmarks(
 def analyze_frames(frames: Iterable[np.ndarray], fps: float, *, progress: bool = False, total: int | None = None,
                    **meta: object) -> MotionTrack:
     """Track the largest face through ``frames`` (RGB uint8) and measure each frame."""
-    from tqdm import tqdm
-
     from forgebench.media.face_mesh import FaceMeshTracker
+    from forgebench.progress import tqdm
 
     points: list[np.ndarray] = []
     valid: list[bool] = []

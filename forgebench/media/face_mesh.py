@@ -17,13 +17,17 @@ import importlib
 import os
 import sys
 import types
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-# MediaPipe's C++ core logs to stderr at import; keep the CLI's output readable.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from forgebench.quiet import StderrHold, verbose
+
+# MediaPipe's C++ core logs to stderr at import; keep the CLI's output readable (forgebench.quiet).
+if not verbose():
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 N_POINTS_REFINED = 478
 N_POINTS_PLAIN = 468
@@ -109,21 +113,33 @@ class FaceMeshTracker:
 
     def __init__(self, video: bool = True, max_faces: int = 1, min_confidence: float = 0.5, *,
                  refine_landmarks: bool = True) -> None:
-        mp = import_mediapipe()
         self.refine_landmarks = refine_landmarks
         self.n_points = N_POINTS_REFINED if refine_landmarks else N_POINTS_PLAIN
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=not video,
-            max_num_faces=max_faces,
-            refine_landmarks=refine_landmarks,
-            min_detection_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
-        )
+        # The graph's native code (absl, TFLite/XNNPACK) logs INFO/WARNING lines to descriptor 2 while it
+        # loads, from its own threads, until the first frame is through: hold descriptor 2 from here to the
+        # end of the first frame (forgebench.quiet; Python's stderr is not affected).
+        self._hold = StderrHold().start()
+        weakref.finalize(self, self._hold.stop)
+        try:
+            mp = import_mediapipe()
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=not video,
+                max_num_faces=max_faces,
+                refine_landmarks=refine_landmarks,
+                min_detection_confidence=min_confidence,
+                min_tracking_confidence=min_confidence,
+            )
+        except BaseException:
+            self._hold.stop()
+            raise
 
     def detect(self, rgb: np.ndarray) -> list[FaceDetection]:
         """All faces in ``rgb`` [H, W, 3] uint8, largest first."""
         height, width = rgb.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(rgb))
+        try:
+            result = self._mesh.process(np.ascontiguousarray(rgb))
+        finally:
+            self._hold.stop()  # the graph is up and has logged what it logs at start
         scale = np.array([width, height, width], dtype=np.float32)
         faces = [FaceDetection(points=landmarks_array(face) * scale) for face in result.multi_face_landmarks or []]
         if len(faces) > 1:
@@ -136,6 +152,7 @@ class FaceMeshTracker:
         return faces[0].points if faces else None
 
     def close(self) -> None:
+        self._hold.stop()
         self._mesh.close()
 
     def __enter__(self) -> FaceMeshTracker:

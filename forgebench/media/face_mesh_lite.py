@@ -33,6 +33,7 @@ import numpy as np
 
 from forgebench.errors import InputError
 from forgebench.media.face_mesh import N_POINTS_PLAIN, FaceMeshTracker
+from forgebench.quiet import held_stderr
 
 LANDMARK_MODEL = "modules/face_landmark/face_landmark.tflite"
 INPUT_SIZE = 192
@@ -61,8 +62,9 @@ def litert_interpreter(path: Path, threads: int, who: str):
                          "pip install ai-edge-litert==2.3.0 (no wheel exists for Intel Macs)") from None
     if threads < 1:
         raise InputError(f"threads must be at least 1, got {threads}")
-    net = Interpreter(model_path=str(path), num_threads=threads)
-    net.allocate_tensors()
+    with held_stderr():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" to descriptor 2
+        net = Interpreter(model_path=str(path), num_threads=threads)
+        net.allocate_tensors()
     return net
 
 
@@ -161,6 +163,7 @@ class LiteFaceMeshTracker:
         self._acquire = FaceMeshTracker(video=False, max_faces=1, min_confidence=min_confidence,
                                         refine_landmarks=False)
         self._previous: np.ndarray | None = None  # normalised landmarks of the last frame with a face
+        self._first_invoke = True
 
     def reset(self) -> None:
         """Forget the tracked face (the next frame is acquired by detection)."""
@@ -181,7 +184,12 @@ class LiteFaceMeshTracker:
                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         np.multiply(crop, np.float32(1.0 / 255.0), out=self._tensor[0])
         self._net.set_tensor(self._input, self._tensor)
-        self._net.invoke()
+        if self._first_invoke:
+            with held_stderr():
+                self._net.invoke()
+            self._first_invoke = False
+        else:
+            self._net.invoke()
         logit = float(self._net.get_tensor(self._presence_out).reshape(-1)[0])
         if 0.5 * (1.0 + math.tanh(logit / 2)) < self.min_confidence:  # the sigmoid, without overflow
             self._previous = None  # as the graph: no face on this frame, detection on the next

@@ -120,7 +120,8 @@ def score_clips(
 ):
     """Score ``inputs`` (videos, folders, manifests, or InputItems); return ``(rows, summary)`` DataFrames."""
     import pandas as pd
-    from tqdm import tqdm
+
+    from forgebench.progress import tqdm
 
     load_metrics()
     names = list(metrics) if metrics else metric_registry.names()

@@ -24,9 +24,9 @@ import sys
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from forgebench.errors import InputError
+from forgebench.progress import tqdm
 from forgebench.provenance.attacks import ATTACKS
 from forgebench.provenance.check import iter_video_files
 from forgebench.provenance.ecc import Payload

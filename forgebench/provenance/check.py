@@ -13,10 +13,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from forgebench.atomic import atomic_output
 from forgebench.errors import ForgebenchError, InputError
+from forgebench.progress import tqdm
 from forgebench.provenance.metadata import read_provenance
 from forgebench.provenance.watermark import Watermarker
 

