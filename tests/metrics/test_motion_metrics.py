@@ -158,13 +158,34 @@ def test_fmd_metric_streams_merges_and_matches_function():
     [
         (DeltaPose, lambda c: delta_pose(c.track).mean()),
         (PoseDiversity, lambda c: pose_diversity(c.track).mean()),
-        (BlinkRate, lambda c: blink_stats(c.track)[0]),
         (LandmarkJitter, lambda c: landmark_jitter(c.track)[0]),
     ],
 )
 def test_per_clip_metrics_with_harness(cls, func):
     clips = [Clip(f"c{i}", track=random_track(60, i, with_landmarks=True)) for i in range(4)]
     check_metric(cls, clips, reference=lambda cs: float(np.mean([func(c) for c in cs])))
+
+
+def test_blink_rate_is_pooled_with_an_exact_poisson_interval():
+    from scipy.stats import poisson
+
+    clips = [Clip(f"c{i}", track=random_track(60 + 40 * i, i, with_landmarks=True)) for i in range(4)]
+    for i, c in enumerate(clips):  # i blinks of 4 frames in clip i
+        closure = np.zeros(c.track.n_frames)
+        for s in range(i):
+            closure[10 + 15 * s:14 + 15 * s] = 1.0
+        c.track.expression[:, 4] = c.track.expression[:, 5] = closure
+        c.track.valid[:] = True
+    minutes = sum(c.track.n_frames for c in clips) / 25.0 / 60.0
+    result = check_metric(BlinkRate, clips, reference=lambda cs: 6 / minutes)  # 0 + 1 + 2 + 3 blinks, pooled
+    # The interval's ends are the rates at which seeing 6 blinks or fewer (more) has probability 2.5%.
+    assert poisson.cdf(6, result.ci_high * minutes) == pytest.approx(0.025, abs=1e-6)
+    assert poisson.sf(5, result.ci_low * minutes) == pytest.approx(0.025, abs=1e-6)
+    none = BlinkRate()
+    none.update(clips[0])
+    empty = none.compute()
+    assert empty.value == 0.0 and empty.ci_low == 0.0
+    assert empty.ci_high == pytest.approx(-np.log(0.025) / (clips[0].track.n_frames / 25.0 / 60.0))
 
 
 def test_beat_align_metric_and_missing_track_is_skipped():
