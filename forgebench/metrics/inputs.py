@@ -1,12 +1,15 @@
-"""What metrics read: video files, folders, corpus manifests and reference sets.
+"""What metrics read: video files, folders, images, corpus manifests and reference sets.
 
 ``forgebench score`` takes videos, folders or a corpus manifest (a Parquet file
 with a ``path`` column and optionally ``clip_id``, ``reference_path`` (the
 ground-truth video) and ``source_image``; relative paths are relative to the
 manifest); :func:`discover_inputs` turns them into :class:`InputItem` rows. A
-reference set (``--reference DIR`` for FID/KID/FVD) is a folder of videos or
-images; :func:`iter_reference_frames` yields it as uint8 frame batches ``[T, H,
-W, 3]``, one batch per video or per image.
+folder is searched recursively for videos; a folder with no videos is taken as a
+folder of images (pytorch-fid's everyday input), each image one single-frame
+item. A reference set (``--reference DIR`` for FID/KID/FVD) is a folder of videos
+or images; :func:`iter_reference_frames` yields it as uint8 frame batches ``[T, H,
+W, 3]``, one batch per video or per image. Images are read as pytorch-fid reads
+them (Pillow, ``convert("RGB")``), with the extensions pytorch-fid globs for.
 """
 
 from __future__ import annotations
@@ -21,21 +24,29 @@ import numpy as np
 from forgebench.errors import InputError
 
 VIDEO_EXTS = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"})
-IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".pgm", ".ppm", ".tif", ".tiff"})
 
 
 @dataclass(frozen=True)
 class InputItem:
-    """One clip to score: its id, video path, optional ground-truth video and source portrait."""
+    """One clip to score: its id, video path, optional ground-truth video and source portrait.
+
+    ``image``: the path is a still image, scored as a one-frame clip (FID/KID on folders of images).
+    """
 
     clip_id: str
     path: Path
     reference_path: Path | None = None
     source_image: Path | None = None
+    image: bool = False
 
 
 def _videos_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS)
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
 
 
 def _manifest_items(path: Path) -> list[InputItem]:
@@ -83,21 +94,28 @@ def discover_inputs(inputs: Sequence[str | Path]) -> list[InputItem]:
             raise InputError(f"input {str(p)!r} does not exist: give video files, a folder or a .parquet manifest")
         if p.is_dir():
             found = _videos_in(p)
-            if not found:
-                raise InputError(f"folder {str(p)!r} has no videos ({', '.join(sorted(VIDEO_EXTS))})")
-            items += [InputItem(v.stem, v) for v in found]
+            if found:
+                items += [InputItem(v.stem, v) for v in found]
+            elif images := _images_in(p):
+                items += [InputItem(i.stem, i, image=True) for i in images]
+            else:
+                raise InputError(f"folder {str(p)!r} has no videos ({', '.join(sorted(VIDEO_EXTS))}) or images "
+                                 f"({', '.join(sorted(IMAGE_EXTS))})")
         elif p.suffix.lower() == ".parquet":
             items += _manifest_items(p)
         elif p.suffix.lower() in VIDEO_EXTS:
             items.append(InputItem(p.stem, p))
+        elif p.suffix.lower() in IMAGE_EXTS:
+            items.append(InputItem(p.stem, p, image=True))
         else:
-            raise InputError(f"{str(p)!r} is not a video, folder or .parquet manifest")
+            raise InputError(f"{str(p)!r} is not a video, image, folder or .parquet manifest")
     seen: dict[str, int] = {}
     unique = []
     for it in items:
         n = seen.get(it.clip_id, 0)
         seen[it.clip_id] = n + 1
-        unique.append(it if n == 0 else InputItem(f"{it.clip_id}~{n}", it.path, it.reference_path, it.source_image))
+        unique.append(it if n == 0 else InputItem(f"{it.clip_id}~{n}", it.path, it.reference_path, it.source_image,
+                                                  it.image))
     return unique
 
 
@@ -110,6 +128,18 @@ def reference_files(folder: str | Path) -> list[Path]:
     if not files:
         raise InputError(f"reference set {str(folder)!r} has no videos or images")
     return files
+
+
+def check_reference(reference: str | Path) -> None:
+    """A one-line error, before any scoring, for a reference set that cannot be one."""
+    path = Path(reference)
+    if not path.exists():
+        raise InputError(f"reference set {str(path)!r} does not exist: give a folder of videos or images, or a "
+                         "statistics .npz")
+    if path.is_dir():
+        reference_files(path)
+    elif path.suffix.lower() != ".npz":
+        raise InputError(f"reference set {str(path)!r} is neither a folder nor a statistics .npz")
 
 
 def fingerprint(files: Sequence[Path], *extra: object) -> str:
@@ -126,10 +156,15 @@ def read_image(path: Path) -> np.ndarray:
     """An image file as uint8 RGB [H, W, 3] (as pytorch-fid: PIL ``convert('RGB')``)."""
     from PIL import Image
 
+    from forgebench.media.image import check_pixels
+
     try:
         with Image.open(path) as im:
+            check_pixels(im.size, path)
             return np.asarray(im.convert("RGB"))
-    except OSError as exc:
+    except Image.DecompressionBombError:
+        raise InputError(f"cannot read image {path}: it claims more pixels than Pillow will decode") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"cannot read image {path} ({exc})") from None
 
 

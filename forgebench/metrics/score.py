@@ -95,6 +95,8 @@ def _load_clip(item: InputItem, needs: set[str], max_frames: int | None) -> Clip
         audio_rate=video.audio_rate,
         meta={"path": str(item.path)},
     )
+    if item.image:
+        return _image_clip(item, needs)
     if "reference" in needs and item.reference_path is not None:
         gt = read_video(item.reference_path, max_frames=max_frames, with_audio=False)
         clip.reference = Clip(f"{item.clip_id}:gt", frames=gt.frames, fps=gt.fps)
@@ -107,6 +109,20 @@ def _load_clip(item: InputItem, needs: set[str], max_frames: int | None) -> Clip
             raise InputError(f"face tracking is not available ({exc})") from None
         clip.track = analyze_video(clip.frames, clip.fps)
     return clip
+
+
+#: What ``score`` computes on images when no --metrics are given: the metrics of image sets.
+IMAGE_METRICS = ("fid", "kid")
+_VIDEO_ONLY = {"audio": "speech", "track": "a face track over time", "reference": "a ground-truth clip"}
+
+
+def _image_clip(item: InputItem, needs: set[str]) -> Clip:
+    """A still image as a one-frame clip (frames [1, H, W, 3]), read as pytorch-fid reads it."""
+    lack = [what for key, what in _VIDEO_ONLY.items() if key in needs]
+    if lack:
+        raise InputError(f"{item.path} is an image: the metrics asked for need {' and '.join(lack)} (on images "
+                         f"use --metrics {','.join(IMAGE_METRICS)})")
+    return Clip(item.clip_id, frames=read_image(item.path)[None], meta={"path": str(item.path), "image": True})
 
 
 def score_clips(
@@ -124,9 +140,15 @@ def score_clips(
     from forgebench.progress import tqdm
 
     load_metrics()
-    names = list(metrics) if metrics else metric_registry.names()
-    classes = [metric_registry.get(n) for n in names]  # unknown names fail here, with suggestions
     items = [i for i in inputs if isinstance(i, InputItem)] or discover_inputs([str(i) for i in inputs])
+    all_images = bool(items) and all(i.image for i in items)
+    names = list(metrics) if metrics else list(IMAGE_METRICS) if all_images else metric_registry.names()
+    classes = [metric_registry.get(n) for n in names]  # unknown names fail here, with suggestions
+    if any(i.image for i in items):
+        video_only = [c.name for c in classes if c.requires & set(_VIDEO_ONLY)]
+        if video_only:
+            raise InputError(f"{', '.join(video_only)} cannot score images (they need {', '.join(_VIDEO_ONLY.values())}"
+                             f"): on images use --metrics {','.join(IMAGE_METRICS)}")
 
     results: dict[str, MetricResult] = {}
     active: dict[str, Metric] = {}

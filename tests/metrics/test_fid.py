@@ -203,3 +203,38 @@ def test_missing_weights_and_reference_are_unavailable_not_numbers(tmp_path, mon
     r = m.compute()
     assert r.status == "unavailable" and r.value is None and r.fix == "forgebench weights fetch fid_inception"
     assert {"fid", "kid"} <= set(metric_registry.names())
+
+
+def test_score_on_two_folders_of_images_equals_pytorch_fid(model, tmp_path, monkeypatch, capsys):
+    """``forgebench score GEN_DIR --reference REF_DIR`` (pytorch-fid's everyday use) against pytorch-fid's own
+    functions on the same PNG files with the same network (random weights: the standard ones may be absent)."""
+    import pandas as pd
+    from pytorch_fid.fid_score import calculate_frechet_distance, get_activations
+
+    from forgebench.cli import main
+    from forgebench.metrics import inception
+
+    monkeypatch.setenv("FORGEBENCH_HOME", str(tmp_path / "home"))
+    rng = np.random.default_rng(4)
+    gen_files = _write_pngs(tmp_path / "gen", _images(rng, 6, SIZE, 0.0))
+    ref_files = _write_pngs(tmp_path / "ref", _images(rng, 5, SIZE, 0.7))
+    act = {k: get_activations(files, model, batch_size=4, dims=192, num_workers=0)
+           for k, files in (("gen", gen_files), ("ref", ref_files))}
+    stats = {k: (a.mean(axis=0), np.cov(a, rowvar=False)) for k, a in act.items()}
+    expected_fid = calculate_frechet_distance(*stats["gen"], *stats["ref"])
+    expected_kid = kid_from_features(act["gen"], act["ref"])[0]  # the closed form is checked above
+
+    network = InceptionFeatures(model, batch_size=4, resize_to=None)
+    monkeypatch.setitem(inception._SHARED, (None, "cpu"), (network, "pytorch-fid InceptionV3, random weights"))
+    monkeypatch.setattr("forgebench.weights.weights_available", lambda name: True)
+    for extra in (["--metrics", "fid,kid"], []):  # fid,kid is also the default on images
+        out = tmp_path / f"scores{len(extra)}.parquet"
+        assert main(["score", str(tmp_path / "gen"), "--reference", str(tmp_path / "ref"), "-o", str(out), "-q",
+                     *extra]) == 0, capsys.readouterr().err
+        summary = pd.read_csv(out.with_name(out.stem + ".summary.csv")).set_index("metric")
+        assert list(summary.index) == ["fid", "kid"]
+        assert summary.loc["fid", "value"] == pytest.approx(expected_fid, rel=1e-4)
+        assert summary.loc["kid", "value"] == pytest.approx(expected_kid, rel=1e-3, abs=1e-6)
+        assert summary.loc["fid", "n"] == 6
+    code = main(["score", str(tmp_path / "gen"), "--metrics", "lse_c", "-o", str(tmp_path / "x.parquet")])
+    assert code == 2 and "cannot score images" in capsys.readouterr().err
