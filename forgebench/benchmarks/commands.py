@@ -10,6 +10,8 @@ import argparse
 import os
 import sys
 
+from forgebench.config_cli import number
+
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.spec import load_spec
@@ -41,9 +43,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.build import build_corpus
     from forgebench.benchmarks.executors import make_executor
     from forgebench.benchmarks.lifetime import signals_as_interrupt
+    from forgebench.benchmarks.run_commands import check_run_arguments
     from forgebench.benchmarks.runlock import run_lock
     from forgebench.benchmarks.spec import load_spec
 
+    check_run_arguments(args)
     spec = load_spec(args.spec, roots=args.root)
     # The lock first (a busy folder stops before any worker starts); SIGTERM/SIGHUP stop the workers like Ctrl-C.
     with signals_as_interrupt(), run_lock(args.output), \
@@ -92,10 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--root", action="append", default=[], metavar="DIR", help="extra allowed folder for spec paths")
     b.add_argument("--allow-commands", action="store_true",
                    help="allow the spec's external generator commands to run (they execute code: read the spec)")
-    b.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+    b.add_argument("-j", "--jobs", type=number(int, 1), default=os.cpu_count() or 1,
                    help="local worker processes (default: CPU count; 1 runs in this process)")
     ex = b.add_mutually_exclusive_group()
-    ex.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes")
+    ex.add_argument("--workers", type=number(int, 1), metavar="N",
+                    help="run on a local Dask cluster of N worker processes")
     ex.add_argument("--scheduler", metavar="ADDR", help="run on an existing Dask cluster (tcp://HOST:PORT)")
     b.set_defaults(func=_cmd_build)
     cp.set_defaults(func=lambda args: cp.print_help() or 1)
@@ -103,6 +108,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_bench_corpus(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.bench import cmd_bench_corpus
+    from forgebench.errors import InputError
+
+    odd = [s for s in args.sizes if s % 2]
+    if odd:
+        raise InputError(f"--sizes {odd[0]} is odd: H.264 needs even frame sizes")
 
     return cmd_bench_corpus(args)
 
@@ -113,10 +123,12 @@ def add_bench_corpus(bench_subparsers: argparse._SubParsersAction) -> None:
         description="Builds small throw-away corpora of 5 s procedural clips in a temporary folder and reports "
                     "clips per hour per size with the local pool, and the Dask scaling efficiency "
                     "T(1 worker) / (2 x T(2 workers)). Numbers are for this machine; nothing is asserted.")
-    p.add_argument("--clips", type=int, default=6, help="clips per measurement (default 6)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="frame sizes (default 256 512)")
-    p.add_argument("--seconds", type=float, default=5.0, help="clip length (default 5)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="local processes (default CPU count)")
+    p.add_argument("--clips", type=number(int, 1), default=6, help="clips per measurement (default 6)")
+    p.add_argument("--sizes", type=number(int, 64, 2048), nargs="+", default=[256, 512],
+                   help="frame sizes, even (default 256 512)")
+    p.add_argument("--seconds", type=number(float, 1.0, 60.0), default=5.0, help="clip length (default 5)")
+    p.add_argument("--jobs", type=number(int, 1), default=os.cpu_count() or 1,
+                   help="local processes (default CPU count)")
     p.add_argument("--no-dask", action="store_true", help="skip the Dask 1 vs 2 worker measurement")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=_cmd_bench_corpus)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from forgebench.config_cli import number
 from forgebench.errors import InputError
 
 
@@ -22,9 +23,9 @@ def add_eval_motion(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
     p.add_argument("--audio", nargs="+", required=True, metavar="FILE", help="held-out speech files")
     p.add_argument("--real", nargs="*", default=[], metavar="PATH", help="real talking-face videos or folders")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per audio file (default 3)")
-    p.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the checkpoint's)")
-    p.add_argument("--pose-smooth", type=float, default=None, metavar="S",
+    p.add_argument("--seeds", type=number(int, 1, 1000), default=3, help="seeds per audio file (default 3)")
+    p.add_argument("--cfg", type=number(float, 0.0), default=None, help="guidance scale (default: the checkpoint's)")
+    p.add_argument("--pose-smooth", type=number(float, 0.0), default=None, metavar="S",
                    help="head-pose low-pass time constant in s (default: the checkpoint's; 0: off)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sample_set",
                    help="diffusion sampling control for this evaluation, e.g. seam_fade=0 or steps=4 (repeatable)")

@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
+
+from forgebench.config_cli import number
+from forgebench.errors import InputError
+
+
+def check_run_arguments(args: argparse.Namespace) -> None:
+    """One-line errors for a run's options before any work: the output folder, real folders, cluster, device."""
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"-o {str(out)!r} is a file: give a folder for the run (created, or reused to resume)")
+    for folder in getattr(args, "real", []) or []:
+        if not Path(folder).is_dir():
+            raise InputError(f"--real {folder!r} is not a folder: give a folder of real videos (real/ and fake/ "
+                             "subfolders, or a labels CSV)")
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None and not re.fullmatch(r"[a-z]+://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d+", scheduler):
+        raise InputError(f"--scheduler {scheduler!r} is not a Dask scheduler address: use tcp://HOST:PORT")
+    device = getattr(args, "device", None)
+    if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise InputError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -14,6 +35,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from forgebench.benchmarks.runner import RunOptions, run_benchmark
     from forgebench.benchmarks.spec import load_spec
 
+    check_run_arguments(args)
     spec = load_spec(args.spec, roots=args.root)
     # The lock first (a busy folder stops before any worker starts); SIGTERM/SIGHUP stop the workers like Ctrl-C.
     with signals_as_interrupt(), run_lock(args.output), \
@@ -46,10 +68,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-commands", action="store_true",
                    help="let the spec run external generator commands (never on by default)")
     p.add_argument("--device", default=None, help="cpu (default) or cuda for detector training")
-    p.add_argument("--epochs", type=int, default=None, help="override the detectors' training epochs")
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="local worker processes")
+    p.add_argument("--epochs", type=number(int, 1), default=None, help="override the detectors' training epochs")
+    p.add_argument("-j", "--jobs", type=number(int, 1), default=os.cpu_count() or 1, help="local worker processes")
     ex = p.add_mutually_exclusive_group()
-    ex.add_argument("--workers", type=int, metavar="N", help="run the corpus on a local Dask cluster of N workers")
+    ex.add_argument("--workers", type=number(int, 1), metavar="N",
+                    help="run the corpus on a local Dask cluster of N workers")
     ex.add_argument("--scheduler", metavar="ADDR", help="run the corpus on an existing Dask cluster (tcp://HOST:PORT)")
 
 

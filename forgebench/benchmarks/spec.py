@@ -33,6 +33,10 @@ PATH_KEYS = ("path", "mapping", "cwd")  # keys whose string values are file-syst
 BUILTIN_VARIANTS = ("original", "mirror", "warm", "cool", "bright")
 
 
+#: Seeds are non-negative (NumPy's generators refuse negative seeds) and fit in 64 bits.
+Seed = Annotated[int, Field(ge=0, lt=2**63)]
+
+
 def _miss(registry: Any, name: str) -> Exception:
     try:
         registry.get(name)
@@ -103,7 +107,7 @@ class TTSSpeech(Strict):
     voices: list[str] = ["joe"]
     variants: list[str] = ["neutral"]  # names in forgebench.media.tts.VOICE_VARIANTS
     texts: list[str] = Field(min_length=1)
-    seed: int = 0
+    seed: Seed = 0
 
     @field_validator("variants")
     @classmethod
@@ -141,7 +145,7 @@ class Speech(Strict):
 
 class ForgebenchParams(Strict):
     motion: str = "procedural"  # checked against the motion registry at build time
-    seeds: list[int] = [0]
+    seeds: list[Seed] = [0]
     size: int = Field(256, ge=64, le=2048)
     fps: float = Field(25.0, ge=1.0, le=120.0)
     crop: Literal["face", "full"] = "face"
@@ -162,7 +166,7 @@ class CommandParams(Strict):
     cmd: list[str] = Field(min_length=1)  # placeholders {image} {audio} {out}
     cwd: str | None = None
     timeout: float = Field(600.0, gt=0.0)
-    seeds: list[int] = [0]  # passed as {seed} when the template uses it
+    seeds: list[Seed] = [0]  # passed as {seed} when the template uses it
 
     @field_validator("cmd")
     @classmethod
@@ -317,7 +321,7 @@ class Splits(Strict):
     train: float = Field(0.7, ge=0.0, le=1.0)
     val: float = Field(0.15, ge=0.0, le=1.0)
     test: float = Field(0.15, ge=0.0, le=1.0)
-    seed: int = 0
+    seed: Seed = 0
     mode: Literal["identity", "official"] = "identity"
 
     @model_validator(mode="after")
@@ -331,7 +335,7 @@ class Spec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: int | str = 1
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     source_date_epoch: int = Field(1704067200, ge=0, description="container timestamps: same spec, same bytes")
     roots: list[str] = []
     identities: Identities | None = None
@@ -401,6 +405,8 @@ def _read_yaml(path: Path) -> dict:
         raise InputError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except OSError as exc:
         raise InputError(f"cannot read spec {str(path)!r} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text: a spec is a YAML file") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: a spec must be a YAML mapping (name: ..., identities: ...), got "
                          f"{type(data).__name__}")

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from forgebench.config_cli import number
 from forgebench.errors import InputError
 
 
@@ -26,8 +27,10 @@ def _cache(args: argparse.Namespace) -> Path | None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", required=True, help="corpus manifest (Parquet, or a run folder holding one)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and bootstrap (default 0)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs for CNN detectors (early stopping on val)")
+    p.add_argument("--seed", type=number(int, 0), default=0,
+                   help="seed of initialisation, shuffling and bootstrap (default 0)")
+    p.add_argument("--epochs", type=number(int, 1), default=None,
+                   help="maximum epochs for CNN detectors (early stopping on val)")
     p.add_argument("--device", default=None, help="cpu (default) or cuda, for CNN detectors")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="detector hyperparameter, repeatable (e.g. crop_size=256, n_frames=16, lr=1e-4)")
@@ -179,8 +182,8 @@ def add_eval_detector(eval_subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", required=True, help="corpus manifest")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--splits", nargs="+", default=["val", "test"], choices=["train", "val", "test"])
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--n-boot", type=number(int, 0, 100000), default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=number(int, 0), default=0, help="bootstrap seed")
     p.add_argument("--device", default=None, help="run a CNN detector on cpu or cuda (default: as trained)")
     p.add_argument("--cache-dir", default=None, help="preprocessing cache folder")
     p.set_defaults(func=_cmd_eval)
@@ -190,7 +193,7 @@ def add_eval_detector(eval_subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("name", help="registered detector name")
     _common(c)
     c.add_argument("-o", "--output", required=True, help="output folder")
-    c.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples")
+    c.add_argument("--n-boot", type=number(int, 0, 100000), default=1000, help="bootstrap resamples")
     c.set_defaults(func=_cmd_cross)
 
 
@@ -206,11 +209,13 @@ def add_bench_preprocess(bench_subparsers: argparse._SubParsersAction) -> None:
         description="Times both preprocessing pipelines on the same decoded frames (decoding excluded, "
                     "timed separately; the load average is printed because the machine may be shared).")
     p.add_argument("videos", nargs="+", help="video files with a face")
-    p.add_argument("--frames", type=int, default=100, help="frames per video (default 100)")
-    p.add_argument("--frame-size", type=int, default=512, help="resize frames to this square size first (0: keep)")
-    p.add_argument("--crop", type=int, default=256, help="aligned crop side (default 256)")
-    p.add_argument("--chunk", type=int, default=10, help="frames per pipeline turn when interleaving (default 10)")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--frames", type=number(int, 1), default=100, help="frames per video (default 100)")
+    p.add_argument("--frame-size", type=number(int, 0, 4096), default=512,
+                   help="resize frames to this square size first (0: keep)")
+    p.add_argument("--crop", type=number(int, 16, 2048), default=256, help="aligned crop side (default 256)")
+    p.add_argument("--chunk", type=number(int, 1), default=10,
+                   help="frames per pipeline turn when interleaving (default 10)")
+    p.add_argument("--threads", type=number(int, 1), default=1,
                    help="LiteRT interpreter threads of the forgebench tracker (default 1: one core, as dlib)")
     p.set_defaults(func=_cmd_bench_preprocess)
 

@@ -7,7 +7,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from forgebench.config_cli import add_config_arguments, config_from_args
+from forgebench.config_cli import add_config_arguments, config_from_args, number
+from forgebench.errors import InputError
 from forgebench.generator.config import DubbingConfig, GenerationConfig, ReenactmentConfig
 
 
@@ -24,8 +25,9 @@ def _report(result, out: Path) -> None:
 
 def _check_outputs(args: argparse.Namespace) -> Path:
     from forgebench.atomic import check_writable
-    from forgebench.errors import InputError
+    from forgebench.media.video import check_encoder_options
 
+    check_encoder_options(args.crf, args.preset, args.threads)
     out = check_writable(args.output)
     if out.suffix.lower() != ".mp4":
         raise InputError(f"output {str(out)!r} must end in .mp4")
@@ -115,7 +117,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    from forgebench.benchmarks.run_commands import report_run
+    from forgebench.benchmarks.run_commands import check_run_arguments, report_run
     from forgebench.benchmarks.runner import RunOptions, run_benchmark
     from forgebench.benchmarks.spec import load_spec
     from forgebench.generator.defaults import default_portrait, default_speech
@@ -124,8 +126,13 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from forgebench.media.image import save_image
     from forgebench.media.video import read_video
 
+    check_run_arguments(args)
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {str(out_dir)!r} ({exc.strerror}): "
+                         "choose another -o") from None
     print("quickstart 1/2: a demo video from the built-in portrait and speech synthesised offline ...",
           file=sys.stderr)
     speech = default_speech()
@@ -208,7 +215,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     q.add_argument("-o", "--output", type=Path, default=Path("forgebench-quickstart"), help="output folder")
-    q.add_argument("--seed", type=int, default=0, help="motion seed of the demo video")
+    q.add_argument("--seed", type=number(int, 0), default=0, help="motion seed of the demo video")
     q.add_argument("--real", action="append", default=[], metavar="DIR",
                    help="real talking-face videos (generic folder layout): the benchmark then does real vs fake")
     q.set_defaults(func=cmd_quickstart)
@@ -216,6 +223,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_bench_generate(args: argparse.Namespace) -> int:
     from forgebench.generator.bench import cmd_bench_generate
+    from forgebench.media.video import check_encoder_options
+
+    if args.size % 2:
+        raise InputError(f"--size {args.size} is odd: H.264 needs an even frame size")
+    check_encoder_options(18, args.preset, 0)
 
     return cmd_bench_generate(args)
 
@@ -224,9 +236,10 @@ def add_bench_generate(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("generate", help="generator speed per stage and end to end",
                          description="Frames per second of each generator stage, end to end, and first-frame "
                                      "latency, on this machine. Reports numbers; asserts nothing.")
-    p.add_argument("--size", type=int, default=512)
-    p.add_argument("--fps", type=float, default=25.0)
-    p.add_argument("--seconds", type=float, default=10.0, help="length of the synthetic speech-like audio")
+    p.add_argument("--size", type=number(int, 64, 4096), default=512, help="frame side, even (default 512)")
+    p.add_argument("--fps", type=number(float, 1.0, 120.0), default=25.0, help="frame rate (default 25)")
+    p.add_argument("--seconds", type=number(float, 1.0, 600.0), default=10.0,
+                   help="length of the synthetic speech-like audio (default 10)")
     p.add_argument("--preset", default="veryfast", help="x264 preset")
     p.add_argument("--motion", default="procedural")
     p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")

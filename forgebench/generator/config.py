@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 from forgebench.errors import InputError
 
+MIN_SIZE, MAX_SIZE = 64, 4096  # frame side in pixels: a face needs 64; 4096 is 4K and ~50 MB per RGB frame
+
 
 def _option(default: object, help: str, **extra: object):
     return field(default=default, metadata={"help": help, **extra})
@@ -17,7 +19,7 @@ def _option(default: object, help: str, **extra: object):
 class GenerationConfig:
     """Every generation option, with its one default. The CLI is built from these fields."""
 
-    size: int = _option(512, "output frame side in pixels (even, >= 64)")
+    size: int = _option(512, "output frame side in pixels (even, 64 to 4096)")
     fps: float = _option(25.0, "output frame rate")
     seed: int = _option(0, "motion seed: the same seed and inputs give the same video")
     motion: str = _option("procedural", "motion model (see 'forgebench list motion')")
@@ -28,10 +30,15 @@ class GenerationConfig:
     threads: int = _option(0, "x264 threads; 0 picks by CPU count, 1 gives the same bytes on every machine")
 
     def __post_init__(self) -> None:
+        if not MIN_SIZE <= self.size <= MAX_SIZE or self.size % 2:
+            raise InputError(f"--size {self.size} is not usable: give an even number of pixels, {MIN_SIZE} to "
+                             f"{MAX_SIZE} (512 is typical)")
         if not 1.0 <= self.fps <= 120.0:
             raise InputError(f"--fps {self.fps} is out of range: use 1 to 120 (25 is typical)")
         if not 0 <= self.crf <= 51:
             raise InputError(f"--crf {self.crf} is out of range: use 0 to 51 (18 is visually lossless)")
+        if self.threads < 0:
+            raise InputError(f"--threads {self.threads} must be 0 (automatic) or more")
 
     def config_hash(self) -> str:
         """Hash of everything that changes the pixels except the seed (which is recorded on its own)."""

@@ -24,6 +24,8 @@ from forgebench.errors import InputError
 
 #: Smallest side accepted for a portrait; below this no face detector finds landmarks reliably.
 MIN_SIDE = 64
+#: Largest image accepted, in pixels (64 MP: any camera's photo; checked from the header, before decoding).
+MAX_PIXELS = 64_000_000
 
 _SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 
@@ -44,6 +46,14 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
+def check_pixels(size: tuple[int, int], path: str | Path) -> None:
+    """Refuse an image over :data:`MAX_PIXELS` from its header size, before anything is decoded."""
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{str(path)!r} is {width}x{height} px ({width * height / 1e6:.0f} megapixels): over the "
+                         f"{MAX_PIXELS / 1e6:.0f} MP limit; downscale it (a portrait needs about 512 px)")
+
+
 def load_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
     """Load a still image (PNG, JPEG, WebP, BMP, TIFF, GIF first frame, ...) as uint8 RGB ``[H, W, 3]``.
 
@@ -57,9 +67,13 @@ def load_image(path: str | Path, min_side: int = MIN_SIDE) -> np.ndarray:
         raise InputError(f"{str(path)!r} is a folder, not an image: give a PNG or JPEG file")
     try:
         with Image.open(path) as img:
+            check_pixels(img.size, path)
             img.load()
             img = ImageOps.exif_transpose(img)  # phone photos store rotation in EXIF, not in the pixels
             rgb = _to_rgb(img)
+    except Image.DecompressionBombError:
+        raise InputError(f"{str(path)!r} claims more pixels than Pillow will decode (a decompression bomb?): "
+                         f"give an image of at most {MAX_PIXELS / 1e6:.0f} megapixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         kind = "is not an image" if isinstance(exc, UnidentifiedImageError) else f"cannot be read ({exc})"
         raise InputError(f"{str(path)!r} {kind}: give a PNG, JPEG, WebP or BMP file") from None

@@ -200,6 +200,20 @@ def x264_cpu_options() -> dict[str, str]:
     return {"x264-params": "asm=avx2"} if " avx512f" in flags else {}
 
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
+def check_encoder_options(crf: int, preset: str, threads: int) -> None:
+    """One-line errors for x264 options it would refuse (checked before any work, not at the first frame)."""
+    if not 0 <= int(crf) <= 51:
+        raise InputError(f"crf {crf} is out of range: use 0 to 51 (18 is visually lossless)")
+    if preset not in X264_PRESETS:
+        raise InputError(f"x264 has no preset {preset!r}: use one of {', '.join(X264_PRESETS)}")
+    if int(threads) < 0:
+        raise InputError(f"threads {threads} must be 0 (automatic) or more")
+
+
 def _as_rate(fps: float | Fraction) -> Fraction:
     """Frame rate as an exact fraction; NTSC floats (29.97...) snap to x/1001."""
     rate = Fraction(fps).limit_denominator(1001)
@@ -249,6 +263,7 @@ class VideoWriter:
             raise InputError(
                 f"video size {width}x{height} must be positive and even for H.264 yuv420p: pick an even size"
             )
+        check_encoder_options(crf, preset, threads)
         self.path = Path(path)
         self.width, self.height = int(width), int(height)
         self.rate = _as_rate(fps)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from forgebench.config_cli import number
+
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from forgebench.reports.site import build_site
@@ -23,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (results.csv, run.json, ...)")
     p.add_argument("-o", "--output", required=True, metavar="SITE_DIR",
                    help="site folder; a previous site there is replaced atomically, any other folder is refused")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples for figure bands (default 200)")
+    p.add_argument("--n-boot", type=number(int, 0, 100000), default=200,
+                   help="bootstrap resamples for figure bands (default 200)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_report)

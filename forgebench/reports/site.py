@@ -31,6 +31,8 @@ from forgebench.reports.run_page import render_run
 from forgebench.reports.static import read_static, static_names
 
 MARKER = ".forgebench-site"
+#: A folder is a run when it holds at least one of these (the rest may be missing or broken: the page says so).
+RUN_FILES = ("run.json", "results.csv", "results.parquet", "manifest.parquet")
 e = html.escape
 
 
@@ -86,6 +88,10 @@ def build_site(run_dirs: list[str | Path], out_dir: str | Path, n_boot: int = 20
     missing = [str(d) for d in run_dirs if not Path(d).is_dir()]
     if missing:
         raise InputError(f"no run folder at {missing[0]!r}: give folders made by 'forgebench run SPEC -o RUN_DIR'")
+    not_runs = [str(d) for d in run_dirs if not any((Path(d) / n).is_file() for n in RUN_FILES)]
+    if not_runs:
+        raise InputError(f"{not_runs[0]!r} is not a run folder (it has none of {', '.join(RUN_FILES)}): give "
+                         "folders made by 'forgebench run SPEC -o RUN_DIR'")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:

@@ -32,7 +32,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for r in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
     print(f"\ncache: {reg.weights_dir()}  (set FORGEBENCH_HOME to move it)")
-    if args.verbose:
+    if args.long:
         for e in reg.list_entries():
             print(f"\n{e.name}: {e.description}\n  loader: {e.loader}")
             for s in e.sources:
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda _a: (p.print_help(), 1)[1])
 
     pl = sub.add_parser("list", help="show each registered file: present?, size, licence, source kind")
-    pl.add_argument("-v", "--verbose", action="store_true", help="also print descriptions, loaders and sources")
+    pl.add_argument("-l", "--long", action="store_true", help="also print descriptions, loaders and sources")
     pl.set_defaults(func=_cmd_list)
 
     pf = sub.add_parser("fetch", help="download files into the cache and verify them")

@@ -14,6 +14,7 @@ import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
+from forgebench.config_cli import number
 from forgebench.errors import InputError
 from forgebench.generator.motion.diffusion.config import ModelConfig, SampleConfig, TrainConfig
 
@@ -46,18 +47,19 @@ def add_train_motion(subparsers: argparse._SubParsersAction) -> None:
         "model_card.md. Use --device cuda for a GPU; launch with torchrun for several GPUs.",
     )
     p.add_argument("--data", nargs="*", default=[], metavar="PATH", help="video files or folders of videos")
-    p.add_argument("--tts", type=int, default=None, metavar="N",
+    p.add_argument("--tts", type=number(int, 0), default=None, metavar="N",
                    help="synthesised utterances to add (default 100 without --data, 0 with it)")
     p.add_argument("--voice", default="joe", help="Piper voice for the TTS corpus (default joe)")
-    p.add_argument("--corpus-seed", type=int, default=0, help="seed of the TTS sentences and styles")
-    p.add_argument("--augment", type=int, default=1, metavar="N",
+    p.add_argument("--corpus-seed", type=number(int, 0), default=0, help="seed of the TTS sentences and styles")
+    p.add_argument("--augment", type=number(int, 0), default=1, metavar="N",
                    help="degraded-recording copies (reverberation, noise, band limit) of each TTS utterance whose "
                    "targets stay the clean ones, so the model works on real recordings (default 1; 0: none)")
-    p.add_argument("--val-every", type=int, default=10, metavar="K",
+    p.add_argument("--val-every", type=number(int, 0), default=10, metavar="K",
                    help="every K-th clip is held out for the validation loss (default 10; 0: none)")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoint folder to write")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    p.add_argument("--fps", type=float, default=SampleConfig.fps, help="frame rate of the motion (default 25)")
+    p.add_argument("--fps", type=number(float, 1.0, 120.0), default=SampleConfig.fps,
+                   help="frame rate of the motion (default 25)")
     _add_dataclass_args(p, ModelConfig, "model")
     _add_dataclass_args(p, TrainConfig, "training")
     p.set_defaults(func=run_train)
@@ -117,9 +119,9 @@ def add_bench_motion(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("motion", help="time motion sampling for 10 s of audio (diffusion vs procedural)",
                               description="Time how long each motion generator takes for --seconds of speech.")
     p.add_argument("--checkpoint", default=None, metavar="DIR", help="checkpoint folder (default: the shipped one)")
-    p.add_argument("--seconds", type=float, default=10.0, help="audio length (default 10)")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs, the median is reported (default 5)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--seconds", type=number(float, 1.0, 3600.0), default=10.0, help="audio length (default 10)")
+    p.add_argument("--repeats", type=number(int, 1), default=5, help="timed runs, the median is reported (default 5)")
+    p.add_argument("--threads", type=number(int, 1), default=None, help="torch threads (default: torch's)")
     p.set_defaults(func=run_bench)
 
 
