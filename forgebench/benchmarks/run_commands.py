@@ -46,16 +46,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return report_run(run)
 
 
+def _short(text: str, width: int = 88) -> str:
+    """One line of at most ``width`` characters (the full text is in run.json and on the report page)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
 def report_run(run) -> int:
-    """Print each stage's outcome and where the report is; non-zero if a stage failed."""
+    """Print each stage's outcome (one line each) and where the report is; non-zero if a stage failed."""
     failed = 0
     for name, entry in run.record["stages"].items():
         status = entry.get("status", "?")
         failed += not status.startswith("done")
-        print(f"  {name:<11} {status}  ({entry.get('seconds', 0):.0f} s)  {entry.get('note', '')}")
+        note = "" if name == "report" else entry.get("note", "")
+        line = f"  {name:<11} {_short(status, 60):<5} {entry.get('seconds', 0):4.0f} s  {note}"
+        print(_short(line, 100))
     report = run.dir / "site" / "index.html"
     if report.is_file():
-        print(f"report: {report}")
+        print(f"report:  {report}  (open it in a browser; no server needed)")
     print(f"results: {run.dir / 'results.csv'}")
     return 1 if failed else 0
 

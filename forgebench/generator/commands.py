@@ -134,7 +134,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         raise InputError(f"cannot create the output folder {str(out_dir)!r} ({exc.strerror}): "
                          "choose another -o") from None
     print("quickstart 1/2: a demo video from the built-in portrait and speech synthesised offline ...",
-          file=sys.stderr)
+          file=sys.stderr, flush=True)
     speech = default_speech()
     video = out_dir / "demo.mp4"
     pipe = TalkingFacePipeline.from_config(GenerationConfig(seed=args.seed))
@@ -143,18 +143,17 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     frames = read_video(video, with_audio=False).frames
     picks = [frames[i] for i in range(0, len(frames), max(1, len(frames) // 8))][:8]
     save_image(out_dir / "demo_frames.png", contact_sheet(picks, columns=4, width=256))
-    _report(result, video)
+    print(f"  wrote {video} ({result.n_frames} frames, {result.n_frames / float(result.track.fps):.1f} s, "
+          f"{result.size[0]}x{result.size[1]}; watermarked); 8 frames in {out_dir / 'demo_frames.png'}")
 
-    task = "real vs fake detection" if args.real else "generator attribution (procedural vs diffusion)"
-    print(f"quickstart 2/2: the bundled 'quickstart' benchmark ({task}) ...", file=sys.stderr)
+    task = "real vs fake detection" if args.real else "attribution: procedural vs diffusion motion"
+    print(f"quickstart 2/2: the bundled 'quickstart' benchmark ({task}) ...", file=sys.stderr, flush=True)
     run = run_benchmark(load_spec("quickstart"), out_dir / "run",
                         RunOptions(real_dirs=[Path(p) for p in args.real], progress=True))
     code = report_run(run)
-    print(f"quickstart: demo video {video}; 8 frames in {out_dir / 'demo_frames.png'}")
     if not args.real:
-        print("quickstart: no real videos ship with forgebench, so the detectors attributed clips to motion models. "
-              "For real-vs-fake detection: 'forgebench quickstart --real DIR' (a folder with real/ and fake/ or "
-              "a labels CSV), or a dataset adapter in a spec ('forgebench spec show standard').")
+        print("note: no real videos ship with forgebench, so the detectors told the motion models apart; for real "
+              "vs fake: 'forgebench quickstart --real DIR' (real/ and fake/ folders, or a labels CSV)")
     return code
 
 

@@ -23,9 +23,9 @@ a { color: var(--accent); }
 table { border-collapse: collapse; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: 600; padding: .25rem 0; }
 th, td { padding: .3rem .5rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
+th:first-child, td:first-child, th[scope="row"], thead th[data-type="text"] { text-align: left; }
 thead th { border-bottom: 2px solid var(--fg); cursor: pointer; user-select: none; white-space: normal;
-           vertical-align: bottom; max-width: 14rem; overflow-wrap: anywhere; }
+           vertical-align: bottom; max-width: 14rem; overflow-wrap: normal; word-break: normal; hyphens: manual; }
 table.fb-sortable { display: block; overflow-x: auto; max-width: 100%; }
 thead th.sorted-asc::after { content: " \\25B2"; font-size: .7em; }
 thead th.sorted-desc::after { content: " \\25BC"; font-size: .7em; }
@@ -42,6 +42,12 @@ dl.meta dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace
 figure { margin: 0; border: 1px solid var(--line); padding: .5rem; background: #fff; }
 figure img { width: 100%; height: auto; display: block; }
 figcaption { font-size: .85em; color: var(--muted); margin-top: .25rem; }
+.strip .figs { grid-template-columns: minmax(0, 760px); }
+#summary ul { padding-left: 1.25rem; }
+#summary li { margin: .2rem 0; }
+details { margin: .5rem 0 1rem; }
+details > summary { cursor: pointer; color: var(--muted); }
+td.n { color: var(--muted); }
 .status-failed { color: var(--bad); font-weight: 600; }
 .status-done { color: #2c7a3a; }
 .status-skipped { color: var(--muted); }

@@ -4,8 +4,11 @@ Renderers read only the tidy table of :mod:`forgebench.results`. A :class:`Pivot
 puts subjects (detectors or generators) in rows and metrics in columns; each cell
 holds the value, its 95% interval and whether the metric was available. The
 best value of each metric is in bold, respecting the metric's direction (``↑``
-higher is better, ``↓`` lower is better); unavailable metrics read ``n/a`` with
-their note as a numbered footnote.
+higher is better, ``↓`` lower is better), among the values computed on at least
+``min_n`` clips (a number from two clips is shown, never singled out); unavailable
+metrics read ``n/a`` with their note as a numbered footnote. Rows may be keyed by
+several columns (``pivot(df, index=["subject", "condition"])``): one table with a
+condition column instead of one table per condition.
 
 >>> from forgebench.results import results_frame
 >>> df = results_frame([{"subject": "a", "metric": "auc", "value": 0.9, "higher_is_better": True},
@@ -30,6 +33,7 @@ from forgebench.results import validate_results
 
 NA = "n/a"
 GROUP_KEYS = ("task", "split", "condition")
+KEY_SEP = "\x1f"  # joins the parts of a row key made of several columns
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,15 @@ class PivotTable:
     title: str = ""
     row_label: str = "subject"
     notes: list[str] = field(default_factory=list)  # distinct unavailable notes, footnote order
+    min_n: int = 0  # values computed on fewer clips are never bold
+
+    @property
+    def row_labels(self) -> list[str]:
+        """The row-key column names (one, or several for ``pivot(index=[...])``)."""
+        return self.row_label.split(KEY_SEP)
+
+    def row_parts(self, subject: str) -> list[str]:
+        return subject.split(KEY_SEP)
 
     def cell(self, subject: str, metric: str) -> Cell:
         return self.cells.get((subject, metric), Cell(note="not computed"))
@@ -67,33 +80,50 @@ class PivotTable:
         return self.notes.index(note) + 1
 
     def best(self, metric: str, digits: int = 3) -> set[str]:
-        """Subjects holding the best value of ``metric`` at the displayed precision (ties all win)."""
-        vals = {s: round(c.value, digits) for s in self.subjects
-                if (c := self.cell(s, metric)).ok and math.isfinite(c.value)}
-        if len(vals) < 2:  # a single value is not "best" of anything
-            return set()
-        target = max(vals.values()) if self.directions.get(metric, True) else min(vals.values())
-        return {s for s, v in vals.items() if v == target}
+        """Rows holding the best value of ``metric`` at the displayed precision (ties all win).
+
+        With several key columns (subject, condition) rows compete within their condition only; values
+        from fewer than ``min_n`` clips never compete.
+        """
+        groups: dict[tuple[str, ...], dict[str, float]] = {}
+        for s in self.subjects:
+            c = self.cell(s, metric)
+            if c.ok and math.isfinite(c.value) and c.n >= self.min_n:
+                groups.setdefault(tuple(self.row_parts(s)[1:]), {})[s] = round(c.value, digits)
+        out: set[str] = set()
+        for vals in groups.values():
+            if len(vals) < 2:  # a single value is not "best" of anything
+                continue
+            target = max(vals.values()) if self.directions.get(metric, True) else min(vals.values())
+            out |= {s for s, v in vals.items() if v == target}
+        return out
 
 
-def pivot(df: pd.DataFrame, index: str = "subject", columns: str = "metric", title: str = "") -> PivotTable:
+def pivot(df: pd.DataFrame, index: str | list[str] = "subject", columns: str = "metric", title: str = "",
+          min_n: int = 0) -> PivotTable:
     """Pivot a (filtered) tidy results table: one row per ``index`` value, one column per ``columns`` value.
+
+    ``index`` may list several columns (e.g. ``["subject", "condition"]``): each becomes a row-key column.
+    ``min_n``: values computed on fewer clips are not eligible for bold.
 
     Rows that repeat a (index, columns) pair over several seeds get a ``(seed S)`` suffix
     in the row label so nothing is silently averaged; any other repetition is an error
     (filter the table first, e.g. with :func:`split_groups`).
     """
     df = validate_results(df)
+    keys = [index] if isinstance(index, str) else list(index)
+    label = KEY_SEP.join(keys)
     if df.empty:
-        return PivotTable([], [], {}, {}, title=title, row_label=index)
+        return PivotTable([], [], {}, {}, title=title, row_label=label, min_n=min_n)
     df = df.copy()
-    df["_row"] = df[index].astype(str)
-    if df.duplicated([index, columns]).any() and df["seed"].nunique() > 1:
+    df["_row"] = df[keys].astype(str).agg(KEY_SEP.join, axis=1)
+    if df.duplicated([*keys, columns]).any() and df["seed"].nunique() > 1:
         df["_row"] = df["_row"] + " (seed " + df["seed"].astype(str) + ")"
     dup = df.duplicated(["_row", columns])
     if dup.any():
         r = df[dup].iloc[0]
-        raise InputError(f"results table has several rows for {index}={r[index]!r}, {columns}={r[columns]!r} "
+        where = ", ".join(f"{k}={r[k]!r}" for k in keys)
+        raise InputError(f"results table has several rows for {where}, {columns}={r[columns]!r} "
                          "(different conditions or splits?): filter it before pivoting")
     subjects = list(dict.fromkeys(df["_row"]))
     metrics = list(dict.fromkeys(df[columns].astype(str)))
@@ -112,7 +142,7 @@ def pivot(df: pd.DataFrame, index: str = "subject", columns: str = "metric", tit
     notes = list(dict.fromkeys(cells[(s, m)].note if (s, m) in cells else "not computed"
                                for s in subjects for m in metrics
                                if (s, m) not in cells or not cells[(s, m)].ok))
-    return PivotTable(subjects, metrics, cells, directions, title=title, row_label=index, notes=notes)
+    return PivotTable(subjects, metrics, cells, directions, title=title, row_label=label, notes=notes, min_n=min_n)
 
 
 def split_groups(df: pd.DataFrame, keys: tuple[str, ...] = GROUP_KEYS) -> list[tuple[str, pd.DataFrame]]:
@@ -176,11 +206,11 @@ def _md_escape(s: str) -> str:
 
 def to_markdown(t: PivotTable, digits: int = 3, interval: str = "pm") -> str:
     """A GitHub-flavoured Markdown table; footnotes for unavailable cells follow it."""
-    head = [t.row_label] + [f"{_md_escape(m)} {arrow(t.directions[m])}" for m in t.metrics]
-    lines = ["| " + " | ".join(head) + " |", "|:--|" + "--:|" * len(t.metrics)]
+    head = [*map(_md_escape, t.row_labels)] + [f"{_md_escape(m)} {arrow(t.directions[m])}" for m in t.metrics]
+    lines = ["| " + " | ".join(head) + " |", "|:--|" * len(t.row_labels) + "--:|" * len(t.metrics)]
     best = {m: t.best(m, digits) for m in t.metrics}
     for s in t.subjects:
-        row = [_md_escape(s)]
+        row = [*map(_md_escape, t.row_parts(s))]
         for m in t.metrics:
             c = t.cell(s, m)
             if not c.ok:
@@ -215,13 +245,13 @@ def latex_escape(s: str) -> str:
 def to_latex(t: PivotTable, digits: int = 3, interval: str = "pm", caption: str | None = None,
              label: str | None = None) -> str:
     """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``); best values in bold math."""
-    cols = "l" + "r" * len(t.metrics)
-    head = [latex_escape(t.row_label)] + [f"{latex_escape(m)} {latex_escape(arrow(t.directions[m]))}"
-                                          for m in t.metrics]
+    cols = "l" * len(t.row_labels) + "r" * len(t.metrics)
+    head = [*map(latex_escape, t.row_labels)] + [f"{latex_escape(m)} {latex_escape(arrow(t.directions[m]))}"
+                                                 for m in t.metrics]
     best = {m: t.best(m, digits) for m in t.metrics}
     body = []
     for s in t.subjects:
-        row = [latex_escape(s)]
+        row = [*map(latex_escape, t.row_parts(s))]
         for m in t.metrics:
             c = t.cell(s, m)
             if not c.ok:
@@ -260,7 +290,7 @@ def to_frame(t: PivotTable) -> pd.DataFrame:
     """The pivot as a flat frame at full precision: ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``."""
     rows = []
     for s in t.subjects:
-        row: dict[str, object] = {t.row_label: s}
+        row: dict[str, object] = dict(zip(t.row_labels, t.row_parts(s), strict=True))
         for m in t.metrics:
             c = t.cell(s, m)
             row[m] = c.value if c.ok else float("nan")
@@ -276,12 +306,18 @@ def to_csv(t: PivotTable) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------------------------
 
-def to_html(t: PivotTable, digits: int = 3, interval: str = "pm", table_id: str = "") -> str:
+def _row_n(t: PivotTable, s: str) -> int:
+    """The number of clips behind a row: the most common ``n`` of its available cells."""
+    ns = [c.n for m in t.metrics if (c := t.cell(s, m)).ok]
+    return max(set(ns), key=ns.count) if ns else 0
+
+
+def to_html(t: PivotTable, digits: int = 3, interval: str = "pm", table_id: str = "", show_n: bool = False) -> str:
     """An HTML ``<table class="fb-sortable">``: cells carry ``data-sort`` values for the sorter in ``sortable.js``.
 
     Best values are in ``<strong>``; unavailable cells read ``n/a`` with a footnote
-    marker and sort last. The table is a fragment: :func:`html_page` or the site
-    wraps it with the CSS and the sorter script.
+    marker and sort last. ``show_n`` adds an ``n`` column: the clips behind each row. The
+    table is a fragment: :func:`html_page` or the site wraps it with the CSS and the sorter script.
     """
     e = html.escape
     best = {m: t.best(m, digits) for m in t.metrics}
@@ -289,12 +325,15 @@ def to_html(t: PivotTable, digits: int = 3, interval: str = "pm", table_id: str 
     out = [f'<table class="fb-sortable"{tid}>']
     if t.title:
         out.append(f"<caption>{e(t.title)}</caption>")
-    out.append("<thead><tr>" + f'<th data-type="text">{e(t.row_label)}</th>' + "".join(
-        f'<th data-type="num" title="{"higher" if t.directions[m] else "lower"} is better">'
-        f"{e(m)} {arrow(t.directions[m])}</th>" for m in t.metrics) + "</tr></thead>")
+    out.append("<thead><tr>" + "".join(f'<th data-type="text">{_breakable(k)}</th>' for k in t.row_labels)
+               + ('<th data-type="num" title="clips behind the row\'s values">n</th>' if show_n else "")
+               + "".join(f'<th data-type="num" title="{e(m)}: {"higher" if t.directions[m] else "lower"} is better">'
+                         f"{_breakable(m)}&nbsp;{arrow(t.directions[m])}</th>" for m in t.metrics) + "</tr></thead>")
     out.append("<tbody>")
     for s in t.subjects:
-        tds = [f'<th scope="row" data-sort="{e(s)}">{e(s)}</th>']
+        tds = [f'<th scope="row" data-sort="{e(part)}">{e(part)}</th>' for part in t.row_parts(s)]
+        if show_n:
+            tds.append(f'<td class="n" data-sort="{_row_n(t, s)}">{_row_n(t, s)}</td>')
         for m in t.metrics:
             c = t.cell(s, m)
             if not c.ok:
@@ -313,6 +352,14 @@ def to_html(t: PivotTable, digits: int = 3, interval: str = "pm", table_id: str 
         out.append('<ol class="fb-notes">' + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ol>")
     out += [f'<p class="fb-remark">{e(r)}</p>' for r in _remarks(t, interval)]
     return "\n".join(out)
+
+
+def _breakable(name: str) -> str:
+    """HTML for a column name that may wrap after ``_``, ``.``, ``@``, ``=`` or ``|`` but never inside a word."""
+    text = html.escape(name)
+    for ch in ("_", ".", "@", "=", "|"):
+        text = text.replace(ch, ch + "<wbr>")
+    return text
 
 
 def html_page(body: str, title: str = "forgebench results") -> str:

@@ -40,7 +40,7 @@ def test_site_pages_tables_figures_and_failures(run_factory, tmp_path):
     assert page.count('<table class="fb-sortable"') >= 3 and "<strong>" in page
     for fig in ("roc.png", "det.png", "reliability.png", "robustness.png", "frames.png"):
         assert f'src="fig/{fig}"' in page and (site / "runs/run-a/fig" / fig).stat().st_size > 1000
-    md = (site / "runs/run-a/tables/01-detection.md").read_text()
+    md = (site / "runs/run-a/tables/01-detection-test.md").read_text()
     auc = re.search(r"\| xception_like \| \*\*(\d\.\d{3})", md).group(1)
     assert f"<strong>{auc} " in page  # Markdown file and HTML page show the same number
     bad = (site / "runs/run-b/index.html").read_text()
@@ -85,3 +85,26 @@ def test_site_renders_in_headless_chromium(run_factory, tmp_path):
         r = subprocess.run([CHROMIUM, *flags, f"--screenshot={tmp_path / shot}", "--window-size=1200,1600", url],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and (tmp_path / shot).stat().st_size > 10_000, r.stderr[-1000:]
+
+
+def test_run_page_leads_with_sample_sizes_folds_conditions_and_ranks_nothing_from_few_clips(run_factory, tmp_path):
+    from forgebench.reports.run_data import MIN_CLIPS, load_run
+    from forgebench.results import results_frame, write_results
+
+    run = run_factory(name="small", clips=False)
+    rows = [dict(task="detection", subject=det, metric="auc", condition=cond, value=v, ci_low=v - 0.3,
+                 ci_high=1.0, n=4, higher_is_better=True, split="test")
+            for det, v in (("a", 0.9), ("b", 0.6)) for cond in ("clean", "jpeg:3", "h264:2")]
+    rows += [dict(task="generation", subject=g, metric="lipsync_landmark", value=v, ci_low=v - 0.1, ci_high=v + 0.1,
+                  n=3, higher_is_better=True, split="all") for g, v in (("procedural", 0.8), ("diffusion", 0.7))]
+    write_results(results_frame(rows), run / "results.csv")
+    build_site([run], tmp_path / "site", n_boot=10, progress=False)
+    page = (tmp_path / "site/runs/small/index.html").read_text()
+    summary = page[page.index('id="summary"'):page.index("</section>")]
+    assert f"rests on 4 clips, fewer than the {MIN_CLIPS}" in summary and "a 0.90" in summary
+    assert page.index('id="summary"') < page.index("Motion models compared") < page.index("Detection: real vs fake")
+    detection = page[page.index("Detection: real vs fake"):]
+    assert detection.count('<table class="fb-sortable"') >= 1 and "jpeg:3" in detection and "h264:2" in detection
+    assert page.count("detection · test") == 1  # one table for all conditions, not one per perturbation
+    assert "<strong>" not in page.split('id="summary"')[1].split("Run record")[0]  # nothing bold from 3-4 clips
+    assert load_run(run).headline().startswith("no headline")

@@ -130,3 +130,24 @@ def test_seeds_get_their_own_rows_and_ambiguous_rows_are_refused():
     with pytest.raises(Exception, match="filter"):
         tb.pivot(df2)
     assert [title for title, _ in tb.split_groups(df2)] == ["clean", "jpeg:3"]
+
+
+def test_conditions_fold_into_one_table_and_small_samples_are_never_bold():
+    rows = []
+    for cond, n in (("clean", 40), ("jpeg:3", 40), ("h264:2", 6)):
+        for s, v in (("a", 0.9), ("b", 0.7)):
+            rows.append(dict(subject=s, metric="lipsync_landmark", condition=cond, value=v - 0.1 * (cond != "clean"),
+                             ci_low=v - 0.2, ci_high=v, n=n, higher_is_better=True))
+    t = tb.pivot(results_frame(rows), index=["subject", "condition"], min_n=20)
+    md = tb.to_markdown(t)
+    assert md.splitlines()[0].startswith("| subject | condition | lipsync_landmark")
+    cells = _md_cells(md)
+    assert [c[:2] for c in cells] == [["a", "clean"], ["b", "clean"], ["a", "jpeg:3"], ["b", "jpeg:3"],
+                                      ["a", "h264:2"], ["b", "h264:2"]]  # in the order given
+    # Bold: the best of each condition among values from at least min_n clips (n = 40), never from n = 6.
+    assert [c[2].startswith("**") for c in cells] == [True, False, True, False, False, False]
+    h = tb.to_html(t)
+    assert h.count("<strong>") == 2 and "lipsync_<wbr>landmark" in h and len(_html_cells(h)[0]) == 3
+    assert list(tb.to_frame(t).columns[:2]) == ["subject", "condition"]
+    small = tb.pivot(results_frame([r for r in rows if r["condition"] == "h264:2"]), min_n=20)
+    assert "**" not in tb.to_markdown(small) and "<strong>" not in tb.to_html(small)
