@@ -59,6 +59,29 @@ BAD = [
          id="output unwritable"),
     case("generate", ["generate", *IMG, *GEN, "--track", "{O}/track.csv"], "track", id="track suffix"),
     case("generate", ["generate", "--image", "{F}/img/face.png"], "required", id="missing arguments"),
+    # -- generate --driving (reenactment) and dub ----------------------------------------------------------------
+    *(case("generate --driving", ["generate", *IMG, "--driving", f"{{F}}/video/{name}", "-o", "{O}/out.mp4", "-q"],
+           expect, id=f"driving {name}")
+      for name, expect in [("empty.mp4", ""), ("text.mp4", ""), ("trunc.mp4", ""), ("audio_only.mp4", "video"),
+                           ("missing.mp4", "does not exist"), ("folder.mp4", "folder")]),
+    case("generate --driving", ["generate", *IMG, "--driving", "{F}/video/clip.mp4", "--audio",
+                                "{F}/audio/speech.wav", "-o", "{O}/out.mp4"], "one of", id="--audio and --driving"),
+    case("generate --driving", ["generate", *IMG, "--driving", "{F}/video/clip.mp4", "-o", "{O}/out.mp4",
+                                "--preset", "warpspeed"], "preset", id="driving bad preset"),
+    case("generate --driving", ["generate", "--image", "{F}/img/bomb.png", "--driving", "{F}/video/clip.mp4", "-o",
+                                "{O}/out.mp4"], "pixels", id="driving bomb image"),
+    *(case("dub", ["dub", "--video", f"{{F}}/video/{video}", "--audio", f"{{F}}/audio/{audio}", "-o",
+                   "{O}/out.mp4", "-q", *extra], expect, id=f"{video} {audio} {' '.join(extra)}".strip())
+      for video, audio, extra, expect in [
+          ("text.mp4", "speech.wav", [], ""), ("empty.mp4", "speech.wav", [], ""),
+          ("audio_only.mp4", "speech.wav", [], "video"), ("missing.mp4", "speech.wav", [], "does not exist"),
+          ("clip.mp4", "text.wav", [], "audio"), ("clip.mp4", "nan.wav", [], "NaN"),
+          ("clip.mp4", "silent.wav", [], "silent"), ("clip.mp4", "speech.wav", ["--motion", "nosuch"], "nosuch"),
+          ("clip.mp4", "speech.wav", ["--crf", "77"], "crf"), ("clip.mp4", "speech.wav", ["--preset", "x"], "preset")]),
+    case("dub", "dub --video {F}/video/clip.mp4 --audio {F}/audio/speech.wav -o {O}/out.webm", ".mp4",
+         id="output not .mp4"),
+    case("dub", "dub --video {F}/video/clip.mp4 --audio {F}/audio/speech.wav -o {O}/o.mp4 --track {O}/t.txt",
+         "track", id="track suffix"),
     # -- analyze ---------------------------------------------------------------------------------------------
     *(case("analyze", ["analyze", f"{{F}}/video/{name}", "-o", "{O}/t.parquet", "-q"], expect, id=name)
       for name, expect in [("empty.mp4", ""), ("text.mp4", ""), ("trunc.mp4", ""), ("audio_only.mp4", "video"),
