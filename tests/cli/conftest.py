@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forgebench.media.audio import write_wav
 from forgebench.media.synthetic import speech_like
 
 
@@ -25,14 +26,12 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 def _wav(path: Path, samples: np.ndarray, rate: int = 16000, width: int = 2) -> Path:
+    """16-bit PCM through forgebench's writer, or 8-bit unsigned PCM (which it does not write)."""
+    if width == 2:
+        return write_wav(path, samples, rate)
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        if width == 2:
-            w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-        else:
-            w.writeframes((np.clip(samples, -1, 1) * 127 + 128).astype(np.uint8).tobytes())
+        w.setparams((1, 1, rate, 0, "NONE", "not compressed"))
+        w.writeframes((np.clip(samples, -1, 1) * 127 + 128).astype(np.uint8).tobytes())
     return path
 
 
