@@ -289,3 +289,19 @@ def test_as_a_process_bad_input_is_one_line_on_stderr_and_nothing_else(bad, tmp_
     refused = _process("score", "--max-frames", "x", str(bad / "video"), "-o", str(tmp_path / "s.parquet"))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(bad, tmp_path, capsys, monkeypatch):
+    """ENOSPC at the final rename of an atomic write (what a full disk does to the last write of a command)."""
+    import errno
+
+    from forgebench import atomic
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    code = main(["provenance", "check", str(bad / "video" / "clip.mp4"), "-o", str(tmp_path / "p.csv")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("forgebench: error: ")]
+    assert code != 0 and len(err) == 1 and "no space left" in err[0]
+    assert _files(tmp_path) == []
