@@ -140,10 +140,12 @@ def score_clips(
     from forgebench.progress import tqdm
 
     load_metrics()
+    for name in metrics or ():
+        metric_registry.get(name)  # unknown names fail first, with suggestions
     items = [i for i in inputs if isinstance(i, InputItem)] or discover_inputs([str(i) for i in inputs])
     all_images = bool(items) and all(i.image for i in items)
     names = list(metrics) if metrics else list(IMAGE_METRICS) if all_images else metric_registry.names()
-    classes = [metric_registry.get(n) for n in names]  # unknown names fail here, with suggestions
+    classes = [metric_registry.get(n) for n in names]
     if any(i.image for i in items):
         video_only = [c.name for c in classes if c.requires & set(_VIDEO_ONLY)]
         if video_only:
