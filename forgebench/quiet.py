@@ -7,7 +7,8 @@ descriptor 2 when they load and on their first call ("Created TensorFlow Lite XN
 nothing to a user of the command line. Three measures, none of which hides forgebench's own output:
 
 * :func:`quiet_environment` sets the libraries' own log levels in the environment before they load
-  (``GLOG_minloglevel``, ``TF_CPP_MIN_LOG_LEVEL``, ``GRPC_VERBOSITY``), and ``PYTHONWARNINGS`` so that
+  (``GLOG_minloglevel``, ``TF_CPP_MIN_LOG_LEVEL``, ``GRPC_VERBOSITY``, Dask's ``logging.distributed``),
+  and ``PYTHONWARNINGS`` so that
   worker processes (spawned pools, Dask workers) start as quiet as the command that made them;
 * :func:`held_stderr` points descriptor 2 at ``/dev/null`` around a library's load or first call
   only (absl has no switch that works from Python), and gives it back afterwards;
@@ -33,6 +34,7 @@ NATIVE_LOG_LEVELS: dict[str, str] = {
     "GLOG_minloglevel": "2",  # glog (MediaPipe's older logging): errors only
     "TF_CPP_MIN_LOG_LEVEL": "3",  # TensorFlow / TFLite
     "GRPC_VERBOSITY": "ERROR",
+    "DASK_LOGGING__DISTRIBUTED": "error",  # Dask's scheduler, nanny and worker INFO/WARNING lines
     "PYTHONWARNINGS": "ignore",  # worker interpreters (this process filters by module instead)
 }
 
