@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _short(text: str, width: int = 88) -> str:
     """One line of at most ``width`` characters (the full text is in run.json and on the report page)."""
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).splitlines())
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
