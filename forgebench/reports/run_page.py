@@ -102,16 +102,19 @@ def _figures(run: RunData, fig_dir: Path, n_boot: int) -> tuple[list[tuple[str, 
                 attempt(f"cross-{_fname(subject)}.png", f"Cross-generator AUC of {subject}: train rows, test columns.",
                         disp.draw)
     ok = res[(res["status"] == "ok") & (res["condition"] == "clean")] if len(res) else res
+    if len(ok) and (ok["split"] == "test").any():  # bars show one split: test where there is one
+        ok = ok[ok["split"].isin(["test", "all"])]
     for metric in list(dict.fromkeys(ok["metric"]))[:4] if len(ok) else []:
         rows = ok[ok["metric"] == metric].drop_duplicates("subject")
         if len(rows) >= 1:
-            attempt(f"bars-{_fname(metric)}.png", f"{metric} per subject with 95% intervals (clean condition).",
-                    MetricBarsDisplay.from_results(rows, metric).draw)
+            split = str(rows["split"].iloc[0])
+            attempt(f"bars-{_fname(metric)}.png", f"{metric} per subject with 95% intervals (clean condition, "
+                    f"{split} split).", MetricBarsDisplay.from_results(rows, metric).draw)
     if run.manifest is not None:
         strip = _strip(run)
         if strip is not None:
-            attempt("frames.png", "Sample frames: real clips and generated clips (evenly spaced through each clip).",
-                    strip.draw, strip.figsize)
+            attempt("frames.png", "Sample frames: one clip per generator (and real clips, if any), evenly spaced "
+                    "through each clip.", strip.draw, strip.figsize)
     for det, fs in list(run.frame_scores.items())[:2]:
         clips = list(dict.fromkeys(fs["clip_id"]))[:4]
         part = fs[fs["clip_id"].isin(clips)].rename(columns={"clip_id": "name"})
@@ -327,7 +330,8 @@ def render_run(run: RunData, folder: Path, n_boot: int = 200) -> str:
     condition column, then the figures, the stages and the run record.
     """
     spec = run.spec_label()
-    parts = [f"<h1>{e(spec.split(' v')[0]) + ' · ' if spec else ''}run {e(run.name)}</h1>", _citation(run)]
+    title = f"{e(spec)} <small>(run folder {e(run.name)})</small>" if spec else f"Run {e(run.name)}"
+    parts = [f"<h1>{title}</h1>", _citation(run)]
     failed = run.failed_stages
     if failed:
         parts.append('<div class="failed-box" id="failed-stages"><strong>Failed stages</strong><ul>' + "".join(

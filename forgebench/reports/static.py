@@ -17,6 +17,7 @@ main { max-width: 1240px; margin: 0 auto; padding: 1.5rem 1.25rem 3rem; }
 header.fb { border-bottom: 1px solid var(--line); padding: .75rem 1.25rem; }
 header.fb a { color: var(--accent); text-decoration: none; font-weight: 600; }
 h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
+h1 small { font-size: .6em; color: var(--muted); font-weight: normal; }
 h2 { font-size: 1.25rem; margin: 2rem 0 .75rem; border-bottom: 1px solid var(--line); padding-bottom: .25rem; }
 h3 { font-size: 1.05rem; margin: 1.25rem 0 .5rem; }
 a { color: var(--accent); }
