@@ -44,13 +44,14 @@ from forgebench.generator.pipeline import (
 from forgebench.generator.render.composite import MOUTH_CHANNELS, CompositeConfig, LowerFaceCompositor
 from forgebench.generator.video_input import VideoAnalyzer, VideoAnalyzerConfig, VideoInput
 from forgebench.generator.write import WriterConfig
-from forgebench.media import face_geometry as fg
 from forgebench.records import EXPRESSION_NAMES, MotionTrack
 
 MIN_VIDEO_SECONDS = 1.0
 MIN_COVERAGE = 0.5  # a face in at least this share of the frames
 MAX_GAP_SECONDS = 0.25  # shorter face losses are bridged by interpolation; longer ones keep the real frames
 MOTION_FPS = 25.0  # motion is generated at this rate and resampled to the video's
+MAX_REFERENCES = 6  # closed-mouth frames texturing the lower face, spread over the head poses
+REFERENCE_SPREAD_DEG = 6.0
 _MOUTH = [EXPRESSION_NAMES.index(n) for n in MOUTH_CHANNELS]
 
 
@@ -113,38 +114,80 @@ def bridge_gaps(track: MotionTrack, max_gap: int) -> tuple[np.ndarray, np.ndarra
     return lm, usable
 
 
-def rest_state(track: MotionTrack) -> tuple[SourceState, int]:
-    """The video's resting face (median pose and expression, a closed mouth) and its most closed-mouth frame."""
+def rest_state(track: MotionTrack) -> SourceState:
+    """The video's resting face: median pose and expression, the jaw at its most closed tenth, eyes open."""
     v = track.valid
     jaw = track.expr("jaw_open")
-    closed_level = float(np.percentile(jaw[v], 10))
-    rest = v & (jaw <= np.percentile(jaw[v], 30))
-    expression = np.median(track.expression[rest], axis=0)
-    expression[EXPRESSION_NAMES.index("jaw_open")] = closed_level
+    expression = np.median(track.expression[v], axis=0)
+    expression[EXPRESSION_NAMES.index("jaw_open")] = float(np.percentile(jaw[v], 10))
     for name in ("blink_left", "blink_right"):
         expression[EXPRESSION_NAMES.index(name)] = 0.0
-    candidates = np.flatnonzero(v)
-    ref = int(candidates[np.argmin(np.abs(jaw[candidates] - closed_level))])
-    state = SourceState(pose=np.median(track.pose[v], axis=0), expression=expression,
-                        gaze=np.median(track.gaze[v], axis=0))
-    return state, ref
+    return SourceState(pose=np.median(track.pose[v], axis=0), expression=expression,
+                       gaze=np.median(track.gaze[v], axis=0))
+
+
+def reference_frames(track: MotionTrack, usable: np.ndarray, max_refs: int = MAX_REFERENCES,
+                     spread_deg: float = REFERENCE_SPREAD_DEG) -> np.ndarray:
+    """Frames whose closed mouths texture the re-rendered lower faces, spread over the head poses.
+
+    Candidates are the tracked frames with open eyes whose mouth is closed and neutral: the
+    fifth nearest the median mouth (jaw at its most closed tenth, width, pucker and smile at
+    their medians, in IOD). The first is the one nearest the median pose; each next one is the
+    candidate farthest in
+    pose (yaw, pitch, roll, degrees) from those already chosen, while that is more than
+    ``spread_deg``: a frame is drawn from a reference within a few degrees of its own pose,
+    since warping a texture across a larger turn shows the wrong side of the nose and jaw.
+    """
+    v = track.valid & usable
+    mouth = track.expression[:, [EXPRESSION_NAMES.index(n) for n in ("jaw_open", *MOUTH_CHANNELS[1:], "smile")]]
+    neutral = np.median(mouth[v], axis=0)
+    neutral[0] = np.percentile(mouth[v, 0], 10)
+    off = np.abs(mouth - neutral).sum(axis=1)
+    blink = track.expression[:, [EXPRESSION_NAMES.index("blink_left"), EXPRESSION_NAMES.index("blink_right")]]
+    candidates = np.flatnonzero(v & (off <= np.percentile(off[v], 20)) & (blink.max(axis=1) < 0.3))
+    if len(candidates) == 0:
+        candidates = np.flatnonzero(v & (off <= np.percentile(off[v], 20)))
+    pose = track.pose[candidates, :3].astype(np.float64)
+    chosen = [int(np.argmin(np.abs(pose - np.median(track.pose[v, :3], axis=0)).sum(axis=1)))]
+    while len(chosen) < max_refs:
+        distance = np.min([np.abs(pose - pose[c]).sum(axis=1) for c in chosen], axis=0)
+        far = int(np.argmax(distance))
+        if distance[far] <= spread_deg:
+            break
+        chosen.append(far)
+    return candidates[chosen]
+
+
+def assign_references(pose: np.ndarray, references: np.ndarray, switch_deg: float = 3.0) -> np.ndarray:
+    """[n] index into ``references`` per frame of ``pose`` [n, >=3]: the nearest in pose, kept until
+    another is ``switch_deg`` nearer (each switch changes the lower face's texture)."""
+    out = np.empty(len(pose), np.int64)
+    current = -1
+    for k, p in enumerate(np.asarray(pose, np.float64)[:, :3]):
+        d = np.abs(references - p).sum(axis=1)
+        best = int(np.argmin(d))
+        if current < 0 or d[best] < d[current] - switch_deg:
+            current = best
+        out[k] = current
+    return out
 
 
 @dataclass
 class DubPlan:
-    """What renders output frame k: video frame ``index[k]``, its (bridged) landmarks, the mouth change ``delta[k]``."""
+    """What renders output frame k: video frame ``index[k]``, its (bridged) landmarks, the new mouth ``mouth[k]``."""
 
-    compositor: LowerFaceCompositor
+    compositors: list[LowerFaceCompositor]  # one per reference frame
+    reference: np.ndarray  # [n_out] which compositor draws output frame k
     index: np.ndarray  # [n_out] video frame per output frame
     usable: np.ndarray  # [T] frames with a (tracked or bridged) face
     landmarks: np.ndarray  # [T, 478, 3]
-    delta: np.ndarray  # [n_out, len(MOUTH_CHANNELS)]
+    mouth: np.ndarray  # [n_out, len(MOUTH_CHANNELS)] the new mouth, absolute
 
     def render(self, frames, k: int) -> np.ndarray:
         i = int(self.index[k])
         if not self.usable[i]:
             return np.array(frames[i])
-        return self.compositor.render(frames[i], self.landmarks[i], self.delta[k]).frame
+        return self.compositors[self.reference[k]].render(frames[i], self.landmarks[i], self.mouth[k]).frame
 
 
 class DubbingPipeline:
@@ -198,10 +241,10 @@ class DubbingPipeline:
         if len(audio) > MAX_AUDIO_SECONDS * AUDIO_RATE:
             raise InputError(f"audio is {len(audio) / AUDIO_RATE:.0f} s long; forgebench takes at most 3600 s: "
                              "split it")
-        name = video_name or ("the video" if isinstance(video, np.ndarray) else repr(str(video)))
+        name = video_name or ("the video" if isinstance(video, np.ndarray | list | tuple) else repr(str(video)))
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        rate = fps if isinstance(video, np.ndarray) else _check_length(video, name)
+        rate = fps if isinstance(video, np.ndarray | list | tuple) else _check_length(video, name)
         if rate is None or not rate > 0:
             raise InputError("frames given as an array need their frame rate (fps)")
         n_out = math.ceil(len(audio) / AUDIO_RATE * rate)
@@ -260,17 +303,20 @@ class DubbingPipeline:
         n_src = min(source.n_frames, n_out)
         index = pingpong(n_out, n_src)
         landmarks, usable = bridge_gaps(track, max(1, round(MAX_GAP_SECONDS * source.fps)))
-        state, ref = rest_state(track.slice(0, n_src) if track.valid[:n_src].any() else track)
+        shown = track.slice(0, n_src) if track.valid[:n_src].any() else track
+        state = rest_state(shown)
         mouth = self._mouth(audio, state, seed, source.fps, n_out)
         timings["motion"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        ref_canonical, _ = fg.canonicalize(landmarks[ref], source.width, source.height)
-        eye_ref = np.asarray(track.meta.get("eye_open_ref", fg.eye_openness(ref_canonical)), np.float64)
-        compositor = LowerFaceCompositor(ref_canonical, eye_ref, self.compositor_config)
+        eye_ref = track.meta.get("eye_open_ref")
+        eye_ref = None if eye_ref is None else np.asarray(eye_ref)
+        refs = reference_frames(shown, usable[: shown.n_frames])
+        compositors = [LowerFaceCompositor(np.array(source.frames[r]), landmarks[r], eye_ref, self.compositor_config)
+                       for r in refs]
+        which = assign_references(track.pose[index], track.pose[refs, :3])
         timings["compositor_setup"] = time.perf_counter() - t2
         expression = track.expression[index].astype(np.float64)
-        delta = mouth - expression[:, _MOUTH]
         expression[:, _MOUTH] = mouth
         out_track = MotionTrack(fps=source.fps, pose=track.pose[index], expression=expression,
                                 gaze=track.gaze[index], valid=usable[index],
@@ -297,7 +343,7 @@ class DubbingPipeline:
         }
         result = DubbingResult(path=None, track=out_track, size=(source.width, source.height), timings=timings,
                                provenance=provenance, notes=notes, source=track, frame_index=index, fps=source.fps)
-        return result, DubPlan(compositor, index, usable, landmarks, delta)
+        return result, DubPlan(compositors, which, index, usable, landmarks, mouth)
 
     def _mouth(self, audio: np.ndarray, state: SourceState, seed: int, fps: float, n_out: int) -> np.ndarray:
         """[n_out, len(MOUTH_CHANNELS)] the new mouth, at the video's frame times."""
@@ -325,7 +371,7 @@ def _check_length(path: str | Path, name: str) -> float:
 
 
 def _video_hash(video: str | Path | np.ndarray) -> str:
-    if isinstance(video, np.ndarray):
+    if isinstance(video, np.ndarray | list | tuple):
         return sha256_array(video)
     from forgebench.paths import sha256_file
 

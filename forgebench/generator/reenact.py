@@ -104,10 +104,11 @@ class ReenactmentPipeline:
         timings["analyze"] = time.perf_counter() - t0
 
         t1 = time.perf_counter()
-        name = driving_name or ("the driving video" if isinstance(driving, np.ndarray) else repr(str(driving)))
+        in_memory = isinstance(driving, np.ndarray | list | tuple)
+        name = driving_name or ("the driving video" if in_memory else repr(str(driving)))
         max_frames = None
         if cfg.max_seconds is not None:
-            rate = fps if isinstance(driving, np.ndarray) else _probe_fps(driving)
+            rate = fps if in_memory else _probe_fps(driving)
             max_frames = max(1, int(round(cfg.max_seconds * rate)))
         video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
                                     progress=progress)
@@ -176,7 +177,7 @@ def _probe_fps(path: str | Path) -> float:
 
 
 def _driving_hash(driving: str | Path | np.ndarray) -> str:
-    if isinstance(driving, np.ndarray):
+    if isinstance(driving, np.ndarray | list | tuple):
         return sha256_array(driving)
     from forgebench.paths import sha256_file
 

@@ -136,13 +136,14 @@ class VideoAnalyzer:
     def __init__(self, config: VideoAnalyzerConfig | None = None) -> None:
         self.config = config or VideoAnalyzerConfig()
 
-    def __call__(self, video: str | Path | np.ndarray, *, fps: float | None = None, audio: np.ndarray | None = None,
+    def __call__(self, video: str | Path | np.ndarray | list[np.ndarray], *, fps: float | None = None,
+                 audio: np.ndarray | None = None,
                  max_frames: int | None = None, name: str | None = None, progress: bool = False) -> VideoInput:
         """Analyse a video file, or frames [T, H, W, 3] uint8 at ``fps`` (with optional 16 kHz ``audio``).
 
         ``max_frames`` stops decoding after that many frames (the audio is cut to the same span).
         """
-        if isinstance(video, np.ndarray):
+        if isinstance(video, np.ndarray | list | tuple):
             return self._from_array(video, fps, audio, max_frames, name or "the video", progress)
         from forgebench.media.audio import decode_audio, resample
         from forgebench.media.video import iter_frames, probe_video
@@ -196,6 +197,9 @@ class VideoAnalyzer:
                     name: str, progress: bool) -> VideoInput:
         if fps is None or not fps > 0:
             raise InputError("frames given as an array need their frame rate (fps)")
+        shapes = sorted({str(np.shape(f)) for f in frames}) if not isinstance(frames, np.ndarray) else []
+        if len(shapes) > 1:
+            raise InputError(f"{name}'s frames have different sizes ({', '.join(shapes)}): give frames of one size")
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
             raise InputError(f"{name} must be uint8 RGB frames [T, H, W, 3] with at least one frame")
