@@ -39,10 +39,11 @@ from forgebench.benchmarks.plan import plan
 from forgebench.benchmarks.runlock import run_lock
 from forgebench.benchmarks.spec import Spec, spec_yaml
 from forgebench.benchmarks.tasks import run_row
+from forgebench.benchmarks.video_inputs import video_inputs
 from forgebench.errors import DiskFullError, InputError, is_disk_full
 from forgebench.manifest import COLUMNS, MANIFEST_NAME, write_manifest
 
-EXTRA_COLUMNS = {"donor_id": "string", "synthetic_variant": "bool", "official_split": "string",
+EXTRA_COLUMNS = {"family": "string", "donor_id": "string", "synthetic_variant": "bool", "official_split": "string",
                  "av_label": "string", "parent": "string", "origin": "string"}
 
 
@@ -89,7 +90,7 @@ def check_generators(spec: Spec) -> None:
     from forgebench.generator.motion import motion_registry
 
     for g in spec.generators:
-        if g.kind == "forgebench" and g.params.motion not in motion_registry:
+        if g.kind in ("forgebench", "dubbing") and g.params.motion not in motion_registry:
             raise InputError(f"generator {g.name!r}: motion model {g.params.motion!r} is not available in this "
                              f"install (known: {', '.join(motion_registry.names())}); remove it from the spec or "
                              "install the version that provides it")
@@ -130,11 +131,15 @@ def _build(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | Non
     with atomic_output(run / "spec.yaml") as tmp:
         tmp.write_text(spec_yaml(spec), encoding="utf-8")
     check_generators(spec)
-    needs_inputs = any(g.kind in ("forgebench", "command") for g in spec.generators)
+    needs_inputs = any(g.kind in ("forgebench", "command", "reenactment", "dubbing") for g in spec.generators)
     real = scan_real(spec, list(real_dirs or []))
     idents = inputs_mod.identities(spec, run, real) if needs_inputs else []
     audios = inputs_mod.speech(spec, run, real) if needs_inputs else []
-    rows = plan(spec, idents, audios, real)
+    videos = video_inputs(spec, real)
+    without = [name for name, items in videos.items() if not items]
+    for name in without:
+        log(f"generator {name} has no videos: no clips from it")
+    rows = plan(spec, idents, audios, real, videos)
     log(f"planned {len(rows)} rows ({len(idents)} identities, {len(audios)} speech tracks)")
 
     executor = executor or LocalExecutor(1, progress=progress)
@@ -163,6 +168,9 @@ def _build(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | Non
                       n_failed=int((manifest["status"] == "failed").sum()))
     res.n_done = len(rows) - res.n_skipped - res.n_failed
     res.seconds = time.perf_counter() - t0
+    for name in without:
+        res.notes.append(f"generator {name!r} found no videos (it takes real clips: give the spec real: sources or "
+                         "--real DIR, or its own video folders), so it made no clips")
     if idents and all(i.synthetic_variant for i in idents):
         res.notes.append("all identities are builtin variants of ONE person: splits are not identity-disjoint in "
                          "any real sense")

@@ -23,8 +23,9 @@ import numpy as np
 from forgebench.benchmarks.datasets import SourceClip
 from forgebench.benchmarks.inputs import InputItem
 from forgebench.benchmarks.spec import Spec
+from forgebench.benchmarks.video_inputs import VideoItem
 from forgebench.errors import InputError
-from forgebench.generator.config import GenerationConfig
+from forgebench.generator.config import DubbingConfig, GenerationConfig, ReenactmentConfig
 
 
 def content_id(payload: dict) -> str:
@@ -40,25 +41,27 @@ def _row(**kw) -> dict:
            "seed": -1, "perturbation": "none", "level": 0, "split": "", "path": "", "duration": 0.0,
            "content_sha256": "", "dataset": "forgebench", "status": "planned", "reason": "",
            "donor_id": "", "synthetic_variant": False, "official_split": "", "av_label": "", "origin": "",
+           "family": "",
            "kind": "", "parent": "", "task": {}}
     row.update(kw)
     row["is_fake"] = int(row["label"] == "fake")
     return row
 
 
-def _pairs(spec: Spec, idents: list[InputItem], audios: list[InputItem], seeds: list[int]):
+def _pairs(spec: Spec, idents: list, audios: list, seeds: list[int], pairing: str | None = None):
     """(identity, audio, seed) triples: ``cycle`` gives identity i audio (i + k) mod n per seed k; ``all`` all;
     ``own`` every identity with every track of its own person (speech ``from_real``), so each fake
-    depends on its person's data only."""
+    depends on its person's data only. ``pairing`` overrides the spec's (a generator's own)."""
     if not idents or not audios:
         return
+    mode = pairing or spec.pairing
     for k, seed in enumerate(seeds):
-        if spec.pairing == "own":
+        if mode == "own":
             for ident in idents:
                 for audio in audios:
                     if audio.source_id == ident.source_id:
                         yield ident, audio, seed
-        elif spec.pairing == "all":
+        elif mode == "all":
             for ident in idents:
                 for audio in audios:
                     yield ident, audio, seed
@@ -67,8 +70,10 @@ def _pairs(spec: Spec, idents: list[InputItem], audios: list[InputItem], seeds: 
                 yield ident, audios[(i + k) % len(audios)], seed
 
 
-def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem]) -> list[dict]:
+def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem],
+                   videos: dict[str, list[VideoItem]] | None = None) -> list[dict]:
     rows = []
+    videos = videos or {}
     for gen in spec.generators:
         p = gen.params
         if gen.kind == "forgebench":
@@ -81,7 +86,7 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem])
                                   "config": chash, "seed": seed, "epoch": spec.source_date_epoch})
                 rows.append(_row(clip_id=cid, source_id=ident.source_id, audio_id=audio.id, generator=gen.name,
                                  config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="forgebench",
-                                 synthetic_variant=ident.synthetic_variant,
+                                 synthetic_variant=ident.synthetic_variant, family="audio-driven",
                                  task={"image": ident.file, "audio": audio.file, "image_sha256": ident.sha256,
                                        "audio_sha256": audio.sha256, "size": p.size, "fps": p.fps,
                                        "motion": p.motion, "crop": p.crop, "crf": p.crf, "preset": p.preset,
@@ -97,6 +102,10 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem])
                                  synthetic_variant=ident.synthetic_variant,
                                  task={"image": ident.file, "audio": audio.file, "cmd": p.cmd, "cwd": p.cwd,
                                        "timeout": p.timeout, "seed": seed}))
+        elif gen.kind == "reenactment":
+            rows.extend(reenactment_rows(spec, gen, idents, videos.get(gen.name, [])))
+        elif gen.kind == "dubbing":
+            rows.extend(dubbing_rows(spec, gen, videos.get(gen.name, []), audios))
         elif gen.kind == "folder":
             rows.extend(_folder_rows(gen.name, Path(p.path), Path(p.mapping)))
     return rows
@@ -139,6 +148,47 @@ def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
                                  kind="selfblend", dataset="forgebench", origin=real["origin"] or real["path"],
                                  donor_id=real["donor_id"], official_split=real["official_split"],
                                  task={**src, "blend": params, "seed": int(cid[:8], 16)}))
+    return rows
+
+
+def reenactment_rows(spec: Spec, gen, idents: list[InputItem], drivers: list[VideoItem]) -> list[dict]:
+    """Portrait i moved by driving clips (i + j) mod n, j < ``per_identity``: deterministic, so no seed."""
+    p = gen.params
+    cfg = ReenactmentConfig(size=p.size, crop=p.crop, crf=p.crf, preset=p.preset, max_seconds=p.max_seconds,
+                            mute=p.mute)
+    chash = content_id({"reenactment": cfg.config_hash(), **_final_encode(spec)})
+    rows = []
+    for i, ident in enumerate(idents):
+        for j in range(min(p.per_identity, len(drivers))):
+            video = drivers[(i + j) % len(drivers)]
+            cid = content_id({"kind": "reenactment", "image": ident.sha256, "driving": video.sha256,
+                              "config": chash, "epoch": spec.source_date_epoch})
+            # The output carries the driver's audio (its voice): audio_id names the driving clip.
+            rows.append(_row(clip_id=cid, source_id=ident.source_id, audio_id=video.id, generator=gen.name,
+                             config_hash=chash, path=clip_rel_path(cid), kind="reenactment", family="reenactment",
+                             synthetic_variant=ident.synthetic_variant,
+                             task={"image": ident.file, "image_sha256": ident.sha256, "driving": video.path,
+                                   "driving_sha256": video.sha256, "size": p.size, "crop": p.crop, "crf": p.crf,
+                                   "preset": p.preset, "max_seconds": p.max_seconds, "mute": p.mute,
+                                   "epoch": spec.source_date_epoch, **_final_encode(spec)}))
+    return rows
+
+
+def dubbing_rows(spec: Spec, gen, sources: list[VideoItem], audios: list[InputItem]) -> list[dict]:
+    """Real video i re-synced to speech (i + k) mod n per seed k (``cycle``), or to every speech (``all``)."""
+    p = gen.params
+    chash = content_id({"dubbing": DubbingConfig(motion=p.motion, crf=p.crf, preset=p.preset).config_hash(),
+                        **_final_encode(spec)})
+    rows = []
+    for video, audio, seed in _pairs(spec, sources, audios, p.seeds, p.pairing):
+        cid = content_id({"kind": "dubbing", "video": video.sha256, "audio": audio.sha256, "config": chash,
+                          "seed": seed, "epoch": spec.source_date_epoch})
+        # The person shown is the video's: its real clips and its dubs share an identity, hence a split.
+        rows.append(_row(clip_id=cid, source_id=video.source_id, audio_id=audio.id, generator=gen.name,
+                         config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="dubbing", family="dubbing",
+                         task={"video": video.path, "video_sha256": video.sha256, "audio": audio.file,
+                               "audio_sha256": audio.sha256, "motion": p.motion, "crf": p.crf,
+                               "preset": p.preset, "epoch": spec.source_date_epoch, **_final_encode(spec)}))
     return rows
 
 
@@ -292,9 +342,14 @@ def _cut(keys: list[str], fr, rng: np.random.Generator) -> dict[str, str]:
             for rank, idx in enumerate(order)}
 
 
-def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip]) -> list[dict]:
-    """All rows of the corpus, base rows first, perturbed rows after, each group sorted by clip id."""
-    base = normalized(spec, generator_rows(spec, idents, audios) + dataset_rows(clips))
+def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: list[SourceClip],
+         videos: dict[str, list[VideoItem]] | None = None) -> list[dict]:
+    """All rows of the corpus, base rows first, perturbed rows after, each group sorted by clip id.
+
+    ``videos``: the driving / source videos of each reenactment or dubbing generator, by name
+    (:func:`~forgebench.benchmarks.video_inputs.video_inputs`).
+    """
+    base = normalized(spec, generator_rows(spec, idents, audios, videos) + dataset_rows(clips))
     base += selfblend_rows(spec, base)
     seen: dict[str, dict] = {}
     for r in base:

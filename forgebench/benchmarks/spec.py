@@ -221,8 +221,71 @@ class SelfBlendGenerator(Strict):
     params: SelfBlendParams = SelfBlendParams()
 
 
-Generator = Annotated[ForgebenchGenerator | CommandGenerator | FolderGenerator | SelfBlendGenerator,
-                      Field(discriminator="kind")]
+class VideoSource(Strict):
+    """Videos for the video-driven families: the real clips a dataset adapter finds, or every video in a folder."""
+
+    path: str
+    adapter: str | None = Field(None, description="a dataset adapter (its real clips); none: every video in path")
+    params: dict[str, Any] = {}
+
+    @field_validator("adapter")
+    @classmethod
+    def _registered(cls, v: str | None) -> str | None:
+        from forgebench.benchmarks.datasets import dataset_registry
+
+        if v is not None and v not in dataset_registry:
+            raise ValueError(str(_miss(dataset_registry, v)))
+        return v
+
+
+Videos = Literal["real"] | list[VideoSource]  # "real": the spec's real sources and --real folders
+
+
+class ReenactmentParams(Strict):
+    """Portraits (the spec's identities) moved by driving videos (``forgebench generate --driving``)."""
+
+    driving: Videos = "real"
+    per_identity: int = Field(1, ge=1, le=100, description="driving clips per identity (cycle: the next ones)")
+    max_videos: int | None = Field(None, ge=1, description="use at most this many driving clips (path order)")
+    size: int = Field(256, ge=64, le=2048)
+    crop: Literal["face", "full"] = "face"
+    max_seconds: float = Field(5.0, gt=0.0, le=600.0, description="use at most this much of each driving clip")
+    mute: bool = Field(False, description="leave out the driving clip's audio")
+    crf: int = Field(18, ge=0, le=51)
+    preset: str = "veryfast"
+
+    @field_validator("size")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        return ForgebenchParams._even(v)
+
+
+class DubbingParams(Strict):
+    """Real videos re-synced to the spec's speech (``forgebench dub``); each output is as long as its speech."""
+
+    videos: Videos = "real"
+    motion: str = "procedural"  # checked against the motion registry at build time
+    seeds: list[int] = [0]
+    pairing: Literal["cycle", "all"] | None = Field(None, description="videos x speech; none: the spec's pairing")
+    max_videos: int | None = Field(None, ge=1, description="use at most this many videos (path order)")
+    crf: int = Field(18, ge=0, le=51)
+    preset: str = "veryfast"
+
+
+class ReenactmentGenerator(Strict):
+    name: str
+    kind: Literal["reenactment"]
+    params: ReenactmentParams = ReenactmentParams()
+
+
+class DubbingGenerator(Strict):
+    name: str
+    kind: Literal["dubbing"]
+    params: DubbingParams = DubbingParams()
+
+
+Generator = Annotated[ForgebenchGenerator | CommandGenerator | FolderGenerator | SelfBlendGenerator
+                      | ReenactmentGenerator | DubbingGenerator, Field(discriminator="kind")]
 
 
 # --- perturbations, real sources, splits ----------------------------------------------------------------------
@@ -361,6 +424,11 @@ class Spec(Strict):
             raise ValueError(f"generator {animated[0]!r} animates portraits with speech: the spec needs "
                              f"'{missing}:' (a spec with only real: sources, folders of fakes or selfblend needs "
                              "neither)")
+        for g in self.generators:
+            needs = {"reenactment": ("identities", "moves portraits"), "dubbing": ("speech", "dubs with speech")}
+            if g.kind in needs and getattr(self, needs[g.kind][0]) is None:
+                key, what = needs[g.kind]
+                raise ValueError(f"generator {g.name!r} {what}: the spec needs '{key}:'")
         return self
 
     def spec_hash(self) -> str:
@@ -463,7 +531,8 @@ def _keypath(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("forgebench", "command", "folder", "selfblend") and out.startswith("generators"):
+        elif part in ("forgebench", "command", "folder", "selfblend", "reenactment", "dubbing") \
+                and out.startswith("generators"):
             continue  # the discriminated union's tag adds nothing for the reader
         else:
             out += f".{part}" if out else str(part)

@@ -1,4 +1,4 @@
-"""Task functions: execute one planned row (generate, run a command, perturb, or check a file).
+"""Task functions: execute one planned row (generate, reenact, dub, run a command, perturb, or check a file).
 
 :func:`run_row` is the only entry point the executors call (a process pool or
 Dask workers: it is a plain top-level function of picklable arguments). It
@@ -14,6 +14,7 @@ a row failure: it stops the build (rerun to resume once space is freed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -117,18 +118,69 @@ def _generate(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     pipe = _pipeline(task, one_core)
     # The writer stamps SOURCE_DATE_EPOCH as the creation time: the spec fixes it, so the bytes are reproducible.
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
+    with _final_encode(task, out) as target:
+        pipe(image, audio, out=target, seed=row["seed"], image_sha256=task["image_sha256"],
+             audio_sha256=task["audio_sha256"], controls=task["controls"] or None)
+
+
+@contextlib.contextmanager
+def _final_encode(task: dict, out: Path):
+    """Where the generator writes: ``out``, or (``normalize.generated``) a temporary that then passes through
+    the same final encode as the clips taken from files."""
     final_crf = task.get("final_crf")
-    target = out if final_crf is None else out.with_name(f"{out.stem}{PARTIAL_MARK}gen.mp4")
-    pipe(image, audio, out=target, seed=row["seed"], image_sha256=task["image_sha256"],
-         audio_sha256=task["audio_sha256"], controls=task["controls"] or None)
-    if final_crf is not None:
-        # normalize.generated: the clip passes through the same final encode as the clips taken from files
+    if final_crf is None:
+        yield out
+        return
+    target = out.with_name(f"{out.stem}{PARTIAL_MARK}gen.mp4")
+    try:
+        yield target
         from forgebench.benchmarks.perturb import normalize_video
 
-        try:
-            normalize_video(target, out, crf=int(final_crf), bitrate=task.get("final_bitrate"))
-        finally:
-            target.unlink(missing_ok=True)
+        normalize_video(target, out, crf=int(final_crf), bitrate=task.get("final_bitrate"))
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _cached(key: dict, make):
+    text = json.dumps(key, sort_keys=True)
+    with _LOCK:
+        if text not in _PIPELINES:
+            _PIPELINES[text] = make()
+        return _PIPELINES[text]
+
+
+def _reenact(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
+    from forgebench.generator.config import ReenactmentConfig
+    from forgebench.generator.reenact import ReenactmentPipeline
+
+    task = row["task"]
+    fields = {k: task[k] for k in ("size", "crop", "crf", "preset", "max_seconds", "mute")}
+    pipe = _cached({"reenactment": fields},
+                   lambda: ReenactmentPipeline.from_config(ReenactmentConfig(**fields, threads=1)))
+    pipe.render_in_thread = not one_core
+    image = np.load(run_dir / task["image"], allow_pickle=False)
+    os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
+    with _final_encode(task, out) as target:
+        pipe(image, task["driving"], out=target, image_sha256=task["image_sha256"],
+             driving_sha256=task["driving_sha256"])
+
+
+def _dub(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
+    from forgebench.generator.config import DubbingConfig
+    from forgebench.generator.dub import DubbingPipeline
+    from forgebench.generator.motion import motion_registry
+
+    task = row["task"]
+    fields = {k: task[k] for k in ("motion", "crf", "preset")}
+    if task["motion"] not in motion_registry:
+        motion_registry.get(task["motion"])  # raises: unknown motion model, with the known names
+    pipe = _cached({"dubbing": fields}, lambda: DubbingPipeline.from_config(DubbingConfig(**fields, threads=1)))
+    pipe.render_in_thread = not one_core
+    audio = np.load(run_dir / task["audio"], allow_pickle=False)
+    os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
+    with _final_encode(task, out) as target:
+        pipe(task["video"], audio, out=target, seed=row["seed"], video_sha256=task["video_sha256"],
+             audio_sha256=task["audio_sha256"])
 
 
 def _as_file(run_dir: Path, npy_rel: str, suffix: str) -> Path:
@@ -226,6 +278,10 @@ def run_row(row: dict, run_dir: str, allow_commands: bool = False, one_core: boo
             video.parent.mkdir(parents=True, exist_ok=True)
             if row["kind"] == "forgebench":
                 _generate(row, run, video, one_core)
+            elif row["kind"] == "reenactment":
+                _reenact(row, run, video, one_core)
+            elif row["kind"] == "dubbing":
+                _dub(row, run, video, one_core)
             elif row["kind"] == "command":
                 _command(row, run, video, allow_commands)
             elif row["kind"] == "perturb":
