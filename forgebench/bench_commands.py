@@ -9,6 +9,7 @@ import importlib
 BENCHES = (
     ("forgebench.generator.commands", "add_bench_generate"),
     ("forgebench.generator.commands", "add_bench_self_reenact"),
+    ("forgebench.generator.commands", "add_bench_video"),
     ("forgebench.generator.motion.diffusion.commands", "add_bench_motion"),
     ("forgebench.provenance.commands", "register_bench"),
     ("forgebench.metrics.commands", "add_bench_metrics"),

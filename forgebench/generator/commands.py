@@ -265,3 +265,33 @@ def add_bench_self_reenact(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--no-dense", action="store_true", help="the seven expression coefficients only")
     p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
     p.set_defaults(func=_cmd_bench_self_reenact)
+
+
+def _cmd_bench_video(args: argparse.Namespace) -> int:
+    from forgebench.generator.bench_video import cmd_bench_video
+
+    return cmd_bench_video(args)
+
+
+def add_bench_video(bench: argparse._SubParsersAction) -> None:
+    """``bench reenact`` and ``bench dub`` (figures by :mod:`forgebench.generator.bench_video`)."""
+    for family, what in (("reenact", "reenactment (portrait + driving video)"),
+                         ("dub", "dubbing (real video + new speech)")):
+        p = bench.add_parser(family, help=f"{what} speed per stage and end to end",
+                             description=f"Frames per second of each stage of {what} and end to end, in process, "
+                                         "on this machine, wall and per CPU-second. Reports numbers; asserts "
+                                         "nothing.")
+        p.add_argument("--size", type=int, default=256,
+                       help="side of the made-up talking clip (and of the reenacted output)")
+        p.add_argument("--seconds", type=float, default=8.0, help="length of the clip (and of the speech)")
+        p.add_argument("--preset", default="veryfast", help="x264 preset")
+        if family == "reenact":
+            p.add_argument("--video", type=Path, help="driving video (default: made from the built-in portrait)")
+            p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")
+        else:
+            p.add_argument("--video", type=Path, help="video to dub, at its own size up to 720p "
+                                                      "(default: made from the built-in portrait)")
+            p.add_argument("--audio", type=Path, help="new speech (default: speech-like audio)")
+            p.add_argument("--motion", default="procedural")
+        p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
+        p.set_defaults(func=_cmd_bench_video)

@@ -38,6 +38,7 @@ from forgebench.generator.pipeline import (
     AUDIO_RATE,
     MAX_AUDIO_SECONDS,
     GenerationResult,
+    Stopwatch,
     render_and_write,
     sha256_array,
 )
@@ -243,6 +244,7 @@ class DubbingPipeline:
                              "split it")
         name = video_name or ("the video" if isinstance(video, np.ndarray | list | tuple) else repr(str(video)))
         timings: dict[str, float] = {}
+        watch = Stopwatch(timings)
         t0 = time.perf_counter()
         rate = fps if isinstance(video, np.ndarray | list | tuple) else _check_length(video, name)
         if rate is None or not rate > 0:
@@ -250,10 +252,10 @@ class DubbingPipeline:
         n_out = math.ceil(len(audio) / AUDIO_RATE * rate)
         # Frames past the speech are never shown; one second is decoded at least, to check the length.
         need = max(n_out, math.ceil(MIN_VIDEO_SECONDS * rate))
-        source = self._analyze(video, rate, need, name, progress)
+        with watch("analyze_video"):
+            source = self._analyze(video, rate, need, name, progress)
         try:
-            result, plan = self._dub(source, audio, seed, name, video, video_sha256, audio_sha256, n_out, timings,
-                                     t0)
+            result, plan = self._dub(source, audio, seed, name, video, video_sha256, audio_sha256, n_out, watch)
             if out is None:
                 return result
             frames = source.frames
@@ -293,29 +295,25 @@ class DubbingPipeline:
         return source
 
     def _dub(self, source: VideoInput, audio: np.ndarray, seed: int, name: str, video, video_sha256: str | None,
-             audio_sha256: str | None, n_out: int, timings: dict[str, float],
-             t0: float) -> tuple[DubbingResult, DubPlan]:
+             audio_sha256: str | None, n_out: int, watch: Stopwatch) -> tuple[DubbingResult, DubPlan]:
         cfg = self.config
         track = source.track
-        timings["analyze"] = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        # Only the frames the output shows matter; a longer video is cut to the speech.
-        n_src = min(source.n_frames, n_out)
-        index = pingpong(n_out, n_src)
-        landmarks, usable = bridge_gaps(track, max(1, round(MAX_GAP_SECONDS * source.fps)))
-        shown = track.slice(0, n_src) if track.valid[:n_src].any() else track
-        state = rest_state(shown)
-        mouth = self._mouth(audio, state, seed, source.fps, n_out)
-        timings["motion"] = time.perf_counter() - t1
+        with watch("motion"):
+            # Only the frames the output shows matter; a longer video is cut to the speech.
+            n_src = min(source.n_frames, n_out)
+            index = pingpong(n_out, n_src)
+            landmarks, usable = bridge_gaps(track, max(1, round(MAX_GAP_SECONDS * source.fps)))
+            shown = track.slice(0, n_src) if track.valid[:n_src].any() else track
+            state = rest_state(shown)
+            mouth = self._mouth(audio, state, seed, source.fps, n_out)
 
-        t2 = time.perf_counter()
-        eye_ref = track.meta.get("eye_open_ref")
-        eye_ref = None if eye_ref is None else np.asarray(eye_ref)
-        refs = reference_frames(shown, usable[: shown.n_frames])
-        compositors = [LowerFaceCompositor(np.array(source.frames[r]), landmarks[r], eye_ref, self.compositor_config)
-                       for r in refs]
-        which = assign_references(track.pose[index], track.pose[refs, :3])
-        timings["compositor_setup"] = time.perf_counter() - t2
+        with watch("compositor_setup"):
+            eye_ref = track.meta.get("eye_open_ref")
+            eye_ref = None if eye_ref is None else np.asarray(eye_ref)
+            refs = reference_frames(shown, usable[: shown.n_frames])
+            compositors = [LowerFaceCompositor(np.array(source.frames[r]), landmarks[r], eye_ref,
+                                               self.compositor_config) for r in refs]
+            which = assign_references(track.pose[index], track.pose[refs, :3])
         expression = track.expression[index].astype(np.float64)
         expression[:, _MOUTH] = mouth
         out_track = MotionTrack(fps=source.fps, pose=track.pose[index], expression=expression,
@@ -341,7 +339,7 @@ class DubbingPipeline:
             "image_sha256": video_sha256 or _video_hash(video),
             "audio_sha256": audio_sha256 or sha256_array(audio),
         }
-        result = DubbingResult(path=None, track=out_track, size=(source.width, source.height), timings=timings,
+        result = DubbingResult(path=None, track=out_track, size=(source.width, source.height), timings=watch.timings,
                                provenance=provenance, notes=notes, source=track, frame_index=index, fps=source.fps)
         return result, DubPlan(compositors, which, index, usable, landmarks, mouth)
 

@@ -13,6 +13,7 @@ written long before the last is rendered.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import sys
@@ -54,6 +55,26 @@ class GenerationResult:
     @property
     def n_frames(self) -> int:
         return self.track.n_frames
+
+
+class Stopwatch:
+    """Wall and CPU seconds of named stages: ``timings[name]`` (wall) and ``timings["cpu_" + name]``.
+
+    CPU time (:func:`time.process_time`, all of the process's threads) is what a stage costs
+    whatever else the machine runs; wall time is what it took here. ``with watch("motion"): ...``
+    """
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - wall
+            self.timings["cpu_" + name] = self.timings.get("cpu_" + name, 0.0) + time.process_time() - cpu
 
 
 def sha256_array(array: np.ndarray) -> str:
@@ -202,6 +223,10 @@ def render_and_write(
     timings["render"] = frames.render_seconds
     timings["watermark"] = sink.watermark_seconds
     timings["encode"] = sink.encode_seconds
+    if not in_thread:  # CPU time per stage means something only when the stages take turns
+        timings["cpu_render"] = frames.render_cpu_seconds
+        timings["cpu_watermark"] = sink.watermark_cpu_seconds
+        timings["cpu_encode"] = sink.encode_cpu_seconds
     return sink.path, first_frame_at
 
 
@@ -262,13 +287,14 @@ class RenderInline:
 
     def __init__(self, render: Callable[[int], np.ndarray], n_frames: int) -> None:
         self.render, self.n_frames = render, n_frames
-        self.render_seconds = 0.0
+        self.render_seconds = self.render_cpu_seconds = 0.0
 
     def __iter__(self):
         for t in range(self.n_frames):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             frame = self.render(t)
             self.render_seconds += time.perf_counter() - t0
+            self.render_cpu_seconds += time.process_time() - c0
             yield frame
 
     def __enter__(self) -> RenderInline:

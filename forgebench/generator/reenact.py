@@ -30,7 +30,7 @@ from forgebench.errors import InputError
 from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
 from forgebench.generator.config import ReenactmentConfig
 from forgebench.generator.motion.base import SourceState
-from forgebench.generator.pipeline import GenerationResult, render_and_write, sha256_array
+from forgebench.generator.pipeline import GenerationResult, Stopwatch, render_and_write, sha256_array
 from forgebench.generator.render.renderer import FaceRenderer, RendererConfig
 from forgebench.generator.render.rig import DenseMotion, dense_offsets
 from forgebench.generator.retarget import RetargetConfig, retarget
@@ -98,32 +98,31 @@ class ReenactmentPipeline:
         """
         cfg = self.config
         timings: dict[str, float] = {}
+        watch = Stopwatch(timings)
         t0 = time.perf_counter()
-        source = self.analyzer(image, name=image_name)
-        renderer = FaceRenderer(source, self.renderer_config) if out is not None else None
-        timings["analyze"] = time.perf_counter() - t0
+        with watch("analyze"):
+            source = self.analyzer(image, name=image_name)
+            renderer = FaceRenderer(source, self.renderer_config) if out is not None else None
 
-        t1 = time.perf_counter()
         in_memory = isinstance(driving, np.ndarray | list | tuple)
         name = driving_name or ("the driving video" if in_memory else repr(str(driving)))
         max_frames = None
         if cfg.max_seconds is not None:
             rate = fps if in_memory else _probe_fps(driving)
             max_frames = max(1, int(round(cfg.max_seconds * rate)))
-        video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
-                                    progress=progress)
-        timings["analyze_driver"] = time.perf_counter() - t1
+        with watch("analyze_driver"):
+            video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
+                                        progress=progress)
         if video.n_frames / video.fps > MAX_SECONDS:
             raise InputError(f"{name} is {video.n_frames / video.fps:.0f} s long; forgebench takes at most "
                              f"{MAX_SECONDS:g} s: cut it or set max_seconds")
-        t2 = time.perf_counter()
         state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
-        try:
-            track = retarget(video.track, state, self.retargeter, source_size=(source.width, source.height))
-        except InputError as exc:
-            raise InputError(str(exc).replace("the driving video", name, 1)) from None
+        with watch("retarget"):
+            try:
+                track = retarget(video.track, state, self.retargeter, source_size=(source.width, source.height))
+            except InputError as exc:
+                raise InputError(str(exc).replace("the driving video", name, 1)) from None
         track.meta.update(family="reenactment", width=source.width, height=source.height)
-        timings["retarget"] = time.perf_counter() - t2
 
         sound = None if cfg.mute else video.audio
         notes = list(source.notes) + list(video.notes)

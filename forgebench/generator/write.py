@@ -86,16 +86,18 @@ class VideoSink:
                                   threads=config.threads)
         self.path = Path(path)
         self.n_frames = 0
-        self.watermark_seconds = 0.0
-        self.encode_seconds = 0.0
+        self.watermark_seconds = self.watermark_cpu_seconds = 0.0
+        self.encode_seconds = self.encode_cpu_seconds = 0.0
 
     def write(self, frame: np.ndarray) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         marked = self.watermarker.embed(frame, self.n_frames, self.plan)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         self.writer.write(marked)
         self.encode_seconds += time.perf_counter() - t1
+        self.encode_cpu_seconds += time.process_time() - c1
         self.watermark_seconds += t1 - t0
+        self.watermark_cpu_seconds += c1 - c0
         self.n_frames += 1
 
     def __enter__(self) -> VideoSink:
@@ -103,6 +105,7 @@ class VideoSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         self.writer.__exit__(exc_type, exc, tb)
         self.encode_seconds += time.perf_counter() - t0
+        self.encode_cpu_seconds += time.process_time() - c0
