@@ -23,6 +23,13 @@ def _report(result, out: Path) -> None:
     )
 
 
+def _finish(result, args: argparse.Namespace, out: Path) -> int:
+    if args.track:
+        result.track.save(args.track)
+    _report(result, out)
+    return 0
+
+
 def _check_outputs(args: argparse.Namespace) -> Path:
     from forgebench.atomic import check_writable
     from forgebench.media.video import check_encoder_options
@@ -60,10 +67,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         image, audio, out=out, image_name=str(args.image), progress=not args.quiet,
         image_sha256=sha256_file(args.image), audio_sha256=sha256_file(args.audio),
     )
-    if args.track:
-        result.track.save(args.track)
-    _report(result, out)
-    return 0
+    return _finish(result, args, out)
 
 
 # Speech-driven options that a driving video replaces: (field, what the video gives instead).
@@ -89,10 +93,7 @@ def _cmd_reenact(args: argparse.Namespace) -> int:
     pipe = ReenactmentPipeline.from_config(config)
     result = pipe(image, args.driving, out=out, image_name=str(args.image), progress=not args.quiet,
                   image_sha256=sha256_file(args.image), driving_sha256=sha256_file(args.driving))
-    if args.track:
-        result.track.save(args.track)
-    _report(result, out)
-    return 0
+    return _finish(result, args, out)
 
 
 def cmd_dub(args: argparse.Namespace) -> int:
@@ -110,10 +111,7 @@ def cmd_dub(args: argparse.Namespace) -> int:
     pipe = DubbingPipeline.from_config(config)
     result = pipe(args.video, audio, out=out, video_name=str(args.video), progress=not args.quiet,
                   video_sha256=sha256_file(args.video), audio_sha256=sha256_file(args.audio))
-    if args.track:
-        result.track.save(args.track)
-    _report(result, out)
-    return 0
+    return _finish(result, args, out)
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:

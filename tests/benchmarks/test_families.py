@@ -21,7 +21,7 @@ from tests.conftest import speech_like
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, source_face):
-    """A generic dataset folder with two real talking clips (the built-in face turning, with sound), 1.2 s each."""
+    """A generic dataset folder with two real talking clips (the built-in face turning, with sound), 1.0 s each."""
     import cv2
 
     root = tmp_path_factory.mktemp("families")
@@ -29,12 +29,12 @@ def data(tmp_path_factory, source_face):
     pose, expr, gaze = renderer.source_state
     for name, sign in (("anna", 1.0), ("ben", -1.0)):
         frames = []
-        for i in range(30):
+        for i in range(25):
             p, e = pose.copy(), expr.copy()
-            p[0] += sign * 6 * np.sin(2 * np.pi * i / 30)
+            p[0] += sign * 6 * np.sin(2 * np.pi * i / 25)
             e[0] += 0.1 * (i % 10 > 5)
             frames.append(cv2.resize(renderer.render(p, e, gaze), (128, 128), interpolation=cv2.INTER_AREA))
-        write_video(root / "real" / f"{name}.mp4", np.stack(frames), fps=25.0, audio=speech_like(1.2, seed=len(name)))
+        write_video(root / "real" / f"{name}.mp4", np.stack(frames), fps=25.0, audio=speech_like(1.0, seed=len(name)))
     return root
 
 
@@ -42,11 +42,11 @@ def _spec(data, tmp_path, **generator_params) -> object:
     spec = {
         "name": "families", "seed": 0,
         "identities": {"builtin": {"variants": ["original", "mirror"]}},
-        "speech": {"synthetic": {"count": 2, "seconds": 1.2}},
+        "speech": {"synthetic": {"count": 2, "seconds": 1.0}},
         "real": [{"adapter": "generic", "path": str(data)}],
         "generators": [
-            {"name": "reenactment-96", "kind": "reenactment",
-             "params": {"driving": [{"path": str(data / "real")}], "size": 96, "max_seconds": 1.0, "crf": 23,
+            {"name": "reenactment-64", "kind": "reenactment",
+             "params": {"driving": [{"path": str(data / "real")}], "size": 64, "max_seconds": 0.6, "crf": 23,
                         **generator_params}},
             {"name": "dubbing-procedural", "kind": "dubbing", "params": {"videos": "real", "crf": 23}},
         ],
@@ -72,7 +72,7 @@ def test_rows_say_their_family_and_videos_are_made(built, data):
     assert res.n_failed == 0, m[m["status"] == "failed"]["reason"].tolist()
     fakes = m[m["label"] == "fake"].set_index("generator")
     assert sorted(m["family"]) == ["", "", "dubbing", "dubbing", "reenactment", "reenactment"]
-    re_rows, dub_rows = fakes.loc[["reenactment-96"]], fakes.loc[["dubbing-procedural"]]
+    re_rows, dub_rows = fakes.loc[["reenactment-64"]], fakes.loc[["dubbing-procedural"]]
     # Reenactment: each portrait moved by one driving clip (cycle), whose clip id is the audio column.
     assert sorted(re_rows["source_id"]) == ["builtin:astronaut-mirror", "builtin:astronaut-original"]
     assert sorted(re_rows["audio_id"]) == ["video:anna", "video:ben"]
@@ -86,9 +86,9 @@ def test_rows_say_their_family_and_videos_are_made(built, data):
         prov = read_provenance(run / row.path)
         assert prov["family"] == row.family
         if row.family == "reenactment":
-            assert (info.width, info.height) == (96, 96) and info.n_frames == 25  # max_seconds 1.0 of 1.2 s
+            assert (info.width, info.height) == (64, 64) and info.n_frames == 15  # max_seconds 0.6 of 1.0 s
         else:
-            assert (info.width, info.height) == (128, 128) and info.n_frames == 30  # the 1.2 s speech
+            assert (info.width, info.height) == (128, 128) and info.n_frames == 25  # the 1.0 s speech
 
 
 def test_same_spec_same_bytes_and_resume(built, data, tmp_path):

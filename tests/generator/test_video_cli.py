@@ -80,14 +80,3 @@ def test_generate_driving_bad_input(inputs, tmp_path, capsys, args, expect):
 def test_dub_bad_input(inputs, tmp_path, capsys, video, audio, expect):
     code, err = _run(capsys, "dub", "--video", inputs / video, "--audio", inputs / audio, "-o", tmp_path / "out.mp4")
     _assert_one_line(code, err, expect, tmp_path)
-
-
-def test_generate_driving_and_dub_write_videos(inputs, tmp_path, capsys):
-    out, track = tmp_path / "re.mp4", tmp_path / "re.parquet"
-    code, _ = _run(capsys, "generate", "--image", inputs / "face.png", "--driving", inputs / "talking.mp4",
-                   "-o", out, "--size", "128", "--track", track)
-    assert code == 0 and out.is_file() and track.is_file()
-    dub = tmp_path / "dub.mp4"
-    code, err = _run(capsys, "dub", "--video", inputs / "talking.mp4", "--audio", inputs / "speech.wav", "-o", dub)
-    assert code == 0 and dub.is_file(), err
-    assert "ping-pong" in err  # 1.2 s of video under 1.5 s of speech
