@@ -194,16 +194,23 @@ class LowerFaceCompositor:
     def _match_colour(real: np.ndarray, warped: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
         """``warped`` + the low-frequency colour difference to ``real`` over ``weight`` (normalised blur).
 
-        Far from any weighted pixel the correction falls back to the weighted mean difference.
+        Far from any weighted pixel the correction falls back to the weighted mean difference. The
+        correction is smooth by construction, so it is computed at 1/4 sigma per pixel and upsampled
+        (a full-resolution blur of sigma ~50 px cost 15 ms a frame at 512x512).
         """
+        h, w_px = weight.shape
         w = weight.astype(np.float32)
         diff = (real.astype(np.float32) - warped.astype(np.float32)) * w[..., None]
         total = float(w.sum())
         mean = diff.reshape(-1, 3).sum(0) / total if total > 1e-6 else np.zeros(3, np.float32)
+        f = max(1, int(sigma // 4))
+        size = (max(1, w_px // f), max(1, h // f))
         eps = 0.05
-        num = cv2.GaussianBlur(diff, (0, 0), max(sigma, 1.0)) + eps * mean
-        den = cv2.GaussianBlur(w, (0, 0), max(sigma, 1.0))[..., None] + eps
-        return warped.astype(np.float32) + num / den
+        s = max(sigma / f, 0.5)
+        num = cv2.GaussianBlur(cv2.resize(diff, size, interpolation=cv2.INTER_AREA), (0, 0), s) + eps * mean
+        den = cv2.GaussianBlur(cv2.resize(w, size, interpolation=cv2.INTER_AREA), (0, 0), s)[..., None] + eps
+        correction = cv2.resize(num / den, (w_px, h), interpolation=cv2.INTER_LINEAR)
+        return warped.astype(np.float32) + correction
 
     @staticmethod
     def _mask(points: np.ndarray, width: int, height: int, grow: float, feather: float) -> np.ndarray:
