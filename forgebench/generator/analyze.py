@@ -87,6 +87,9 @@ class SourceAnalyzer:
         if iod < MIN_IOD_PX:
             notes.append(f"the face in {name} is small ({iod:.0f} px between the eyes); the video will look soft")
         box, out_w, out_h = self._frame_box(found, image.shape[1], image.shape[0])
+        if self.config.crop == "full" and self.config.keep_size and out_w < image.shape[1] - 1:
+            notes.append(f"{name} is {image.shape[1]}x{image.shape[0]}; it is scaled down to {out_w}x{out_h} "
+                         "(at most 720p)")
         x0, y0, x1, y1 = box
         crop = image[y0:y1, x0:x1]
         scale_x, scale_y = out_w / (x1 - x0), out_h / (y1 - y0)
