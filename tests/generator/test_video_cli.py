@@ -1,4 +1,5 @@
-"""`forgebench generate --driving` and `forgebench dub` on bad input: one line, non-zero exit, no output."""
+"""`forgebench generate --driving` and `forgebench dub` on bad input that needs faces to see: one line,
+non-zero exit, no output. (Unreadable, missing or silent files are in tests/cli/test_bad_inputs.py.)"""
 
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ def inputs(tmp_path_factory, portrait, source_face):
     grey[:8] = frames[:8]  # a face in 8 of 30 frames
     write_video(d / "noface.mp4", grey, fps=25.0)
     write_wav(d / "speech.wav", speech_like(1.5, seed=3), 16000)
-    write_wav(d / "silent.wav", np.zeros(16000, np.float32), 16000)
-    (d / "notes.txt").write_text("not a video and not audio")
     return d
 
 
@@ -51,10 +50,7 @@ def _assert_one_line(code, err, expect, out_dir):
 @pytest.mark.parametrize(
     "args, expect",
     [
-        (["--driving", "missing.mp4"], "does not exist"),
-        (["--driving", "notes.txt"], "video"),
         (["--driving", "noface.mp4"], "face in only 27%"),
-        (["--driving", "talking.mp4", "--audio", "speech.wav"], "give one of --audio"),
         (["--driving", "talking.mp4", "--fps", "30"], "--fps does not apply"),
         (["--driving", "talking.mp4", "--pose-scale", "5"], "--pose-scale"),
     ],
@@ -69,12 +65,8 @@ def test_generate_driving_bad_input(inputs, tmp_path, capsys, args, expect):
 @pytest.mark.parametrize(
     "video, audio, expect",
     [
-        ("missing.mp4", "speech.wav", "does not exist"),
-        ("notes.txt", "speech.wav", "video"),
         ("noface.mp4", "speech.wav", "face in only 27%"),
         ("short.mp4", "speech.wav", "at least 1 s"),
-        ("talking.mp4", "notes.txt", "audio"),
-        ("talking.mp4", "silent.wav", "silent"),
     ],
 )
 def test_dub_bad_input(inputs, tmp_path, capsys, video, audio, expect):
