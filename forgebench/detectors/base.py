@@ -209,12 +209,19 @@ class Detector:
     def preprocessing_config(self) -> dict[str, Any]:
         return {}
 
+    def save_parts(self, directory: Path) -> None:
+        """Write what does not fit in one weights file (e.g. a fusion's member folders); before config.json."""
+
+    def load_parts(self, directory: Path, **runtime: Any) -> None:
+        """Read what :meth:`save_parts` wrote, after the arrays and the fitted config are set."""
+
     def save(self, directory: str | Path) -> Path:
         from safetensors.numpy import save_file
 
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        self.save_parts(directory)
         arrays = {k: np.ascontiguousarray(v) for k, v in self.get_arrays().items()}
         config = {"detector": self.registry_name, "detector_version": self.version, "format_version": FORMAT_VERSION,
                   "forgebench_version": __version__, "forensic": self.forensic, "params": self.params,
@@ -249,6 +256,7 @@ class Detector:
         det = target(**params)
         det.set_arrays(load_file(str(Path(directory) / WEIGHTS_NAME)))
         det.set_fitted_config(config.get("fitted", {}))
+        det.load_parts(Path(directory), **runtime)
         det.fitted_ = True
         return det
 

@@ -11,7 +11,9 @@ same crops. Per clip (first ``max_frames`` frames):
 3. align each: the similarity transform (rotation, uniform scale, translation; Umeyama
    least squares) taking the two eye centres and the mouth centre to a fixed template,
    then ``cv2.warpAffine`` to ``crop_size`` x ``crop_size``;
-4. audio: log energy per video frame in a few frequency bands (for the sync detector).
+4. audio: log energy per video frame in a few frequency bands (for the sync detector);
+5. the mean colour of five skin regions and two background boxes in every tracked frame
+   (:mod:`forgebench.media.face_regions`; for the pulse detector).
 
 The result is cached as ``.npz`` under ``cache_dir`` keyed by the clip's content hash and
 the preprocessing config, written atomically, so a killed run leaves no half file.
@@ -50,7 +52,7 @@ class PreprocessConfig:
     n_frames: int = 8
     max_frames: int = 125  # frames decoded and tracked per clip (5 s at 25 fps)
     refine_landmarks: bool = True  # 478 points with irises (gaze needs them) or 468 (faster; enough for crops)
-    version: int = 1  # bump when the crop or feature definition changes
+    version: int = 2  # bump when the crop or feature definition changes (2: per-frame region colours)
 
     def __post_init__(self) -> None:
         if not 16 <= self.crop_size <= 1024:
@@ -92,7 +94,9 @@ class ClipFeatures:
     ``crops`` [K, S, S, 3] uint8 aligned faces at ``frame_index`` [K]; ``landmarks`` [T, 478, 3] (or [T, 468, 3]
     without ``refine_landmarks``)
     pixels and ``valid`` [T] for every tracked frame; ``audio_bands`` [T, 5] log energies
-    (total + :data:`AUDIO_BANDS_HZ`) per video frame, zeros when the clip has no audio.
+    (total + :data:`AUDIO_BANDS_HZ`) per video frame, zeros when the clip has no audio; ``regions`` [T, R, 3]
+    mean RGB (0-255) of the skin regions then the background boxes of :mod:`forgebench.media.face_regions`
+    in every tracked frame (NaN where there was no face or a region left the frame).
     """
 
     crops: np.ndarray
@@ -104,6 +108,7 @@ class ClipFeatures:
     width: int
     height: int
     has_audio: bool
+    regions: np.ndarray
 
     def track(self) -> MotionTrack:
         from forgebench.media.analyze import track_from_landmarks
@@ -118,13 +123,13 @@ class ClipFeatures:
     def to_arrays(self) -> dict[str, np.ndarray]:
         meta = np.array([self.fps, self.width, self.height, float(self.has_audio)], np.float64)
         return {"crops": self.crops, "frame_index": self.frame_index, "landmarks": self.landmarks,
-                "valid": self.valid, "audio_bands": self.audio_bands, "meta": meta}
+                "valid": self.valid, "audio_bands": self.audio_bands, "regions": self.regions, "meta": meta}
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> ClipFeatures:
         fps, w, h, has_audio = a["meta"].tolist()
         return cls(a["crops"], a["frame_index"], a["landmarks"], a["valid"].astype(bool), a["audio_bands"],
-                   float(fps), int(w), int(h), bool(has_audio))
+                   float(fps), int(w), int(h), bool(has_audio), a["regions"])
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -195,11 +200,13 @@ def sample_indices(valid: np.ndarray, k: int) -> np.ndarray:
 def preprocess_clip(path: str | Path, config: PreprocessConfig) -> ClipFeatures:
     """Decode, track, align and measure one clip (no cache); raises one-line errors for bad clips."""
     from forgebench.media.audio import decode_audio, resample
+    from forgebench.media.face_regions import N_REGIONS, region_means
     from forgebench.media.video import iter_frames, probe_video
 
     info = probe_video(path)
     fps = info.fps if info.fps > 0 else 25.0
-    frames, points, valid = [], [], []
+    frames, points, valid, regions = [], [], [], []
+    no_regions = np.full((N_REGIONS, 3), np.nan, np.float32)
     with config.open_tracker() as tracker:
         missing = np.zeros((tracker.n_points, 3), np.float32)
         for frame in iter_frames(path):
@@ -207,6 +214,7 @@ def preprocess_clip(path: str | Path, config: PreprocessConfig) -> ClipFeatures:
             frames.append(frame)
             valid.append(found is not None)
             points.append(found if found is not None else missing)
+            regions.append(region_means(frame, found) if found is not None else no_regions)
             if len(frames) >= config.max_frames:
                 break
     valid_arr = np.array(valid, bool)
@@ -221,7 +229,8 @@ def preprocess_clip(path: str | Path, config: PreprocessConfig) -> ClipFeatures:
         audio = resample(samples, rate, 16000)[: int(np.ceil(len(frames) / fps * 16000))]
     bands = audio_band_energies(audio, 16000, fps, len(frames))
     h, w = frames[0].shape[:2]
-    return ClipFeatures(crops, chosen.astype(np.int64), landmarks, valid_arr, bands, fps, w, h, audio is not None)
+    return ClipFeatures(crops, chosen.astype(np.int64), landmarks, valid_arr, bands, fps, w, h, audio is not None,
+                        np.stack(regions).astype(np.float32))
 
 
 def default_cache_dir() -> Path:

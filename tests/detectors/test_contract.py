@@ -22,6 +22,9 @@ TINY: dict[str, dict] = {
     "xception": {**SHARED, "epochs": 1, "batch_size": 8},
     "efficientnet_b0": {**SHARED, "epochs": 1, "batch_size": 8},
     "provenance": {"max_seconds": 1.0},
+    "rppg": {**SHARED},
+    "liveliness": {**SHARED},
+    "fusion": {"members": "liveliness,avsync", "member_params": json.dumps({"liveliness": SHARED, "avsync": SHARED})},
 }
 
 
