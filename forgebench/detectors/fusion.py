@@ -37,7 +37,7 @@ from forgebench.detectors.base import ClipSet, Detector, detector_registry, regi
 from forgebench.detectors.common import sigmoid
 from forgebench.errors import ForgebenchError, InputError
 
-DEFAULT_MEMBERS = "liveliness,dynamics,avsync"
+DEFAULT_MEMBERS = "liveliness,dynamics"  # chosen on the unseen-generator harness, nested (docs/detectors.md)
 STACKERS = ("mean", "logistic")
 EPS = 1e-6
 MEMBERS_DIR = "members"

@@ -32,7 +32,6 @@ import numpy as np
 
 from forgebench.detectors.base import ClipSet, register_detector
 from forgebench.detectors.common import PREPROCESS_PARAMS, FeatureDetector, sigmoid
-from forgebench.detectors.dynamics import blink_stats
 from forgebench.errors import InputError
 from forgebench.records import MotionTrack
 
@@ -43,8 +42,20 @@ FEATURES: dict[str, str] = {
     "mouth_velocity_kurtosis": "mouth",
 }
 GROUPS = ("eyes", "gaze", "mouth")
+BLINK_THRESHOLD = 0.5
 OPEN_EYE = 0.3  # closure below which the iris (and so the gaze) is measured reliably
 Z_CLIP = 6.0
+
+
+def blink_stats(closure: np.ndarray, fps: float) -> np.ndarray:
+    """[rate per second, mean duration in seconds, closure std] of a closure series [T]."""
+    shut = closure > BLINK_THRESHOLD
+    edges = np.diff(np.concatenate([[0], shut.astype(int), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    n = len(starts)
+    seconds = max(len(closure) / fps, 1e-6)
+    duration = float((ends - starts).mean() / fps) if n else 0.0
+    return np.array([n / seconds, duration, float(closure.std())])
 
 
 def excess_kurtosis(x: np.ndarray) -> float:

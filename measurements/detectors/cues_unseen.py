@@ -47,13 +47,32 @@ def main() -> int:
     ap.add_argument("--corpus-variant", default="full")
     ap.add_argument("--runs", default="liveliness,rppg,dynamics,avsync,fusion")
     ap.add_argument("--folds", default="0,1,2")
+    ap.add_argument("--register", help="a Python file registering extra (experimental) detectors in this process")
+    ap.add_argument("--table", default="cues_scores", help="name of the result table")
+    ap.add_argument("--drop-generators", default="", help="ablation: remove these generators' rows (e.g. the "
+                    "pseudo-fakes sbi-face,sbi-mouth) from the fold manifests; splits are kept")
     a = ap.parse_args()
+    if a.register:
+        spec = importlib.util.spec_from_file_location("extra_detectors", a.register)
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
     import pandas as pd
     import torch
 
     torch.set_num_threads(1)
     u = load_harness()
     paths = u.prepare_folds(a.corpus_variant)
+    variant_label = a.corpus_variant
+    if a.drop_generators:
+        drop = a.drop_generators.split(",")
+        variant_label = f"{u.variant_name(a.corpus_variant)}-without-{'-'.join(drop)}"
+        derived = []
+        for k, p in enumerate(paths):
+            df = pd.read_parquet(p)
+            q = Path(os.environ["UNSEEN_OUT"]) / "folds" / variant_label / f"fold{k}" / "manifest.parquet"
+            q.parent.mkdir(parents=True, exist_ok=True)
+            df[~df.generator.isin(drop) | (df.split == "test")].to_parquet(q)
+            derived.append(q)
+        paths = derived
     labels = []
     for run in a.runs.split(","):
         name, params = parse_run(run)
@@ -61,7 +80,7 @@ def main() -> int:
         labels.append(label)
         for k in (int(x) for x in a.folds.split(",")):
             pred = u.run_detector(name, paths[k], params or None)
-            u.log(f"{a.corpus_variant} fold {k} {label}: {len(pred)} scored, train {pred.train_s.iloc[0]:.0f} s")
+            u.log(f"{variant_label} fold {k} {label}: {len(pred)} scored, train {pred.train_s.iloc[0]:.0f} s")
     # one table: collect by the run folders' tags
     parts = []
     for run, label in zip(a.runs.split(","), labels):
@@ -70,10 +89,10 @@ def main() -> int:
             pred = u.run_detector(name, paths[k], params or None)
             parts.append(pred.assign(detector=label, fold=k))
     pred = pd.concat(parts, ignore_index=True)
-    table = u.score_table(pred, a.corpus_variant)
-    out = Path(os.environ["UNSEEN_OUT"]) / "results" / u.variant_name(a.corpus_variant)
+    table = u.score_table(pred, a.corpus_variant).assign(variant=variant_label)
+    out = Path(os.environ["UNSEEN_OUT"]) / "results" / variant_label
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "cues_scores.csv", index=False)
+    table.to_csv(out / f"{a.table}.csv", index=False)
     md = u.markdown(table)
     speed = []
     for label, d in pred.groupby("detector", sort=False):
@@ -83,7 +102,7 @@ def main() -> int:
                      f"{frames / max(first.predict_s.sum(), 1e-9):.0f} |")
     md += ("\n\n| run | train wall s (mean per fold) | train CPU s | scoring frames/s (cached inputs) |\n"
            "| --- | --- | --- | --- |\n" + "\n".join(speed))
-    (out / "cues_scores.md").write_text(md + "\n")
+    (out / f"{a.table}.md").write_text(md + "\n")
     print(md)
     return 0
 
