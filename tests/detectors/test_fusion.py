@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from forgebench.manifest import read_manifest
 from forgebench.detectors import ClipSet, Detector, detector_registry
 from forgebench.detectors.fusion import FusionDetector, logit, nonnegative_logistic, platt
 from forgebench.errors import ForgebenchError, InputError, WeightsUnavailableError
+from forgebench.manifest import read_manifest
 
 SHARED = {"crop_size": 64, "n_frames": 2, "max_frames": 30}  # the contract suite's settings: its cache is reused
 MEMBERS = "liveliness,avsync"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import kurtosis
 
-from forgebench.manifest import read_manifest
 from forgebench.detectors import ClipSet
 from forgebench.detectors.liveliness import FEATURES, LivelinessDetector, deficit, excess_kurtosis, liveliness_features
+from forgebench.manifest import read_manifest
 from forgebench.records import EXPRESSION_NAMES, MotionTrack
 
 SHARED = {"crop_size": 64, "n_frames": 2, "max_frames": 30}
