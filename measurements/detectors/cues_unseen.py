@@ -93,7 +93,8 @@ def main() -> int:
     out = Path(os.environ["UNSEEN_OUT"]) / "results" / variant_label
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / f"{a.table}.csv", index=False)
-    md = u.markdown(table)
+    md = ("Pooled over the folds:\n\n" + u.markdown(table) + "\n\nWithin folds (only fake/real pairs scored by the "
+          "same fold's model):\n\n" + u.markdown(table, within_fold=True))
     speed = []
     for label, d in pred.groupby("detector", sort=False):
         first = d.groupby("fold").first()
