@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from forgebench.config_cli import number
+
 
 def _store(args: argparse.Namespace) -> Path:
     from forgebench.leaderboards.store import default_store
@@ -63,15 +65,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from forgebench.errors import InputError
-
-    for name, value in (("--daily-limit", args.daily_limit), ("--max-mb", args.max_mb),
-                        ("--request-timeout", args.request_timeout), ("--refresh", args.refresh),
-                        ("--scoring-threads", args.scoring_threads)):
-        if not value > 0:
-            raise InputError(f"{name} must be positive, got {value}")
-    if not 0 <= args.port <= 65535:
-        raise InputError(f"--port {args.port} is not a port number (0-65535; 0 picks a free one)")
+    # The numbers were range-checked by argparse (config_cli.number): one line each.
     from forgebench.leaderboards.server import ServerConfig, serve
 
     config = ServerConfig(store=_store(args), daily_limit=args.daily_limit, max_bytes=int(args.max_mb * 1024 * 1024),
@@ -141,10 +135,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common(q)
     q.add_argument("--manifest", required=True, help="labelled manifest (Parquet, run folder or CSV)")
     q.add_argument("--split", default="test", help="manifest split to use (default test; '' for all rows)")
-    q.add_argument("--private-fraction", type=float, default=0.5, metavar="F",
+    q.add_argument("--private-fraction", type=number(float, 0.0, 0.99), default=0.5, metavar="F",
                    help="share of the clips kept for the final ranking, in [0, 1) (default 0.5)")
-    q.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
-    q.add_argument("--seed", type=int, default=0, help="seed of the public/private split and the bootstrap "
+    q.add_argument("--n-boot", type=number(int, 10, 100_000), default=1000,
+                   help="bootstrap resamples for intervals (default 1000)")
+    q.add_argument("--seed", type=number(int, 0), default=0, help="seed of the public/private split and the bootstrap "
                    "(default 0)")
     q.add_argument("--description", default="", help="one line describing the board")
     q.set_defaults(func=_cmd_init)
@@ -157,7 +152,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("predictions", help="CSV or Parquet with exactly the columns clip_id, score")
     q.add_argument("--team", required=True, help="team name (letters, digits, spaces, '_.+-')")
     q.add_argument("--method", required=True, help="one-line description of the method")
-    q.add_argument("--max-mb", type=float, default=50.0, help="size limit of the file in MiB (default 50)")
+    q.add_argument("--max-mb", type=number(float, 0.001), default=50.0,
+                   help="size limit of the file in MiB (default 50)")
     q.add_argument("--no-score", action="store_true", help="store only; score later with 'leaderboard score'")
     q.set_defaults(func=_cmd_submit)
 
@@ -185,14 +181,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    "the audit log (never the token). Stop it with Ctrl-C.")
     store_arg(q)
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    q.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
-    q.add_argument("--daily-limit", type=int, default=5, metavar="N",
+    q.add_argument("--port", type=number(int, 0, 65535), default=8000,
+                   help="TCP port (default 8000; 0 picks a free one)")
+    q.add_argument("--daily-limit", type=number(int, 1), default=5, metavar="N",
                    help="submissions per team per board per UTC day (default 5)")
-    q.add_argument("--max-mb", type=float, default=50.0, help="size limit of a request in MiB (default 50)")
-    q.add_argument("--request-timeout", type=float, default=60.0, metavar="S",
+    q.add_argument("--max-mb", type=number(float, 0.001), default=50.0,
+                   help="size limit of a request in MiB (default 50)")
+    q.add_argument("--request-timeout", type=number(float, 0.1), default=60.0, metavar="S",
                    help="seconds a client has to send its request (default 60)")
-    q.add_argument("--refresh", type=int, default=15, metavar="S", help="live page refresh period (default 15 s)")
-    q.add_argument("--scoring-threads", type=int, default=2, metavar="N",
+    q.add_argument("--refresh", type=number(int, 1), default=15, metavar="S",
+                   help="live page refresh period (default 15 s)")
+    q.add_argument("--scoring-threads", type=number(int, 1, 64), default=2, metavar="N",
                    help="submissions checked and scored at once; more queue (default 2)")
     q.add_argument("--audit-log", metavar="FILE", help="audit log file (default STORE/audit.log)")
     q.add_argument("-q", "--quiet", action="store_true", help="do not echo audit lines to stderr")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from forgebench.cli import ArgumentParser
 from forgebench.errors import InputError
 from forgebench.leaderboards import commands
 
 
 def main(argv):
-    parser = argparse.ArgumentParser(prog="forgebench")
+    parser = ArgumentParser(prog="forgebench")  # the CLI's parser: a refused argument is one line
     commands.register(parser.add_subparsers())
     args = parser.parse_args(argv)
     return args.func(args)
@@ -44,9 +44,14 @@ def test_cli_init_team_submit_publish_and_one_line_errors(tmp_path, capsys):
     assert main(["leaderboard", "team", "revoke", "demo", "Team A", *s]) == 0
     capsys.readouterr()
     for argv, said in ((["leaderboard", "team", "revoke", "demo", "Team A", *s], "no team 'Team A' with a live"),
-                       (["leaderboard", "serve", "--daily-limit", "0", *s], "--daily-limit must be positive"),
-                       (["leaderboard", "serve", "--port", "70000", *s], "not a port number"),
                        (["leaderboard", "publish", "nope", "-o", str(tmp_path), *s], "no board 'nope'")):
         with pytest.raises(InputError, match=re.escape(said)) as err:
             main(argv)
         assert "\n" not in str(err.value)
+    for argv, said in ((["leaderboard", "serve", "--daily-limit", "0", *s], "--daily-limit: 0 is below 1"),
+                       (["leaderboard", "serve", "--port", "70000", *s], "--port: 70000 is above 65535"),
+                       (["leaderboard", "init", "b", "--manifest", "m.parquet", "--n-boot", "0", *s], "below 10")):
+        with pytest.raises(SystemExit) as ex:  # argparse refuses out-of-range numbers before any work
+            main(argv)
+        err_lines = capsys.readouterr().err.strip().splitlines()
+        assert ex.value.code != 0 and len(err_lines) == 1 and said in err_lines[0]
