@@ -96,16 +96,16 @@ def test_the_analyzer_recovers_the_drivers_motion_deltas(reenacted):
 
 
 def test_a_driver_with_a_constant_offset_leaves_the_portrait_at_rest(source_face, other_portrait):
-    """The driver smiles and looks aside from its first frame on, then holds still: nothing moves."""
-    smile = np.full(12, 0.06)
-    frames = _render(FaceRenderer(source_face), np.full(12, 7.0), np.full(12, 0.05), smile)
+    """The driver smiles, opens its jaw and looks aside from its first frame on, then holds still: the
+    portrait's motion stays at its own rest, within the analyzer's noise on identical frames (about 1 degree,
+    0.01 IOD), far below the offsets (7 degrees of yaw, 0.05 IOD of jaw, 0.06 IOD of smile) an absolute
+    transfer would add."""
+    frames = _render(FaceRenderer(source_face), np.full(12, 7.0), np.full(12, 0.05), np.full(12, 0.06))
     pipe = ReenactmentPipeline.from_config(ReenactmentConfig(crop="full"))
     result = pipe(other_portrait, frames, fps=25.0)
-    source_state = pipe.analyzer(other_portrait)
-    for values, rest in ((result.track.pose, source_state.face.pose),
-                         (result.track.expression, source_state.face.expression)):
-        # Only the driver's measurement noise between its frames comes through.
-        assert np.abs(values - rest).max(axis=0)[:5].max() < 1.5
+    rest = pipe.analyzer(other_portrait).face
+    assert np.abs(result.track.pose[:, :3] - rest.pose[:3]).max() < 2.0  # degrees
+    assert np.abs(result.track.expression[:, [JAW, SMILE]] - rest.expression[[JAW, SMILE]]).max() < 0.02  # IOD
 
 
 def test_self_reenactment_with_crop_full_is_aligned_with_the_driver(driver, tmp_path):
