@@ -251,18 +251,23 @@ def _real_audio(spec: Spec, clips: list) -> list[tuple[str, str, object, str]]:
     start0 = spec.speech.from_real.start
     out = []
     for clip in sorted((c for c in clips if c.label == "real"), key=lambda c: c.path):
+        try:
+            duration = probe_video(clip.path).duration
+        except ForgebenchError:
+            continue
         spans: list[tuple[float, float | None]] = [(start0, None)]
         if spec.normalize is not None and spec.normalize.segment_seconds:
-            try:
-                spans = spec.normalize.segments(probe_video(clip.path).duration)
-            except ForgebenchError:
-                continue
+            spans = spec.normalize.segments(duration)
+        # A whole clip's track ends with its video, not with its (often longer or shorter) audio stream: a fake
+        # made from it then lasts as long as the real clip.
+        spans = [(s, dur if dur is not None else max(duration - s, 0.0)) for s, dur in spans]
         stem = hashlib.sha256(clip.path.encode()).hexdigest()[:6]
         for k, (start, seconds) in enumerate(spans):
             def make(path=clip.path, start=start, seconds=seconds):
                 audio = load_audio(path, AUDIO_RATE)
-                a0 = int(round(start * AUDIO_RATE))
-                return audio[a0:None if seconds is None else a0 + int(round(seconds * AUDIO_RATE))]
+                a0, n = int(round(start * AUDIO_RATE)), int(round(seconds * AUDIO_RATE))
+                track = audio[a0:a0 + n]
+                return np.pad(track, (0, n - len(track))) if 0 < len(track) < n else track  # silence to the end
             out.append((f"real-{_safe(clip.source_id)}-{stem}-{k}", f"{clip.path}|{start}|{seconds}", make,
                         clip.source_id))
     return out

@@ -276,6 +276,35 @@ def prepare_folds(variant: str, rebuild: bool = False) -> list[Path]:
     return paths
 
 
+def verify_fold(variant: str, k: int) -> bool:
+    """Plan the variant's spec over fold k's training people alone and check it gives exactly the fold's training
+    rows (clip ids): the shared corpus is then the same as building the spec on those clips (planning only; the
+    inputs are materialised in a scratch folder, no clip is made)."""
+    from forgebench.benchmarks import inputs as inputs_mod
+    from forgebench.benchmarks.datasets import scan_dataset
+    from forgebench.benchmarks.plan import plan
+
+    spec = variant_spec(variant)
+    fold_m = pd.read_parquet(prepare_folds(variant)[k])
+    train_people = set(fold_m.loc[fold_m.split != "test", "source_id"])
+    labels = pd.read_csv(HOME / "data" / "real" / "labels.csv")
+    sub = labels[("generic:" + labels.source_id).isin(train_people)]
+    d = HOME / "verify" / variant_name(variant) / f"fold{k}"
+    d.mkdir(parents=True, exist_ok=True)
+    sub.to_csv(d / "labels.csv", index=False)
+    clips = scan_dataset("generic", d)
+    rows = plan(spec, inputs_mod.identities(spec, d, clips), inputs_mod.speech(spec, d, clips), clips)
+    planned = {r["clip_id"] for r in rows}
+    have = set(fold_m.loc[fold_m.split != "test", "clip_id"])
+    cp = _read_manifest()(HOME / "corpora" / variant_name(variant) / "manifest.parquet")
+    failed = set(cp.loc[cp.status != "ok", "clip_id"])
+    ok = planned - failed == have
+    log(f"verify {variant} fold {k}: planned {len(planned)} rows over {len(sub)} clips of {len(train_people)} people, "
+        f"fold has {len(have)} training rows; identical: {ok} (only planned: {len(planned - failed - have)}, only in "
+        f"fold: {len(have - planned)})")
+    return ok
+
+
 # --- train and score -------------------------------------------------------------------------------------------
 
 
@@ -530,7 +559,7 @@ def report(variant: str, detectors: list[str], with_shortcuts: bool = False) -> 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("command", choices=["prepare", "build", "folds", "run", "report", "shortcuts"])
+    ap.add_argument("command", choices=["prepare", "build", "folds", "verify", "run", "report", "shortcuts"])
     ap.add_argument("--corpus-variant", default="full", help="full, nosbi, sbionly, old, or a spec YAML")
     ap.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS), help="comma-separated registered names")
     ap.add_argument("--folds", default=",".join(str(k) for k in range(K)))
@@ -543,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         build(a.corpus_variant, a.jobs)
     elif a.command == "folds":
         prepare_folds(a.corpus_variant, rebuild=True)
+    elif a.command == "verify":
+        return 0 if all([verify_fold(a.corpus_variant, int(k)) for k in a.folds.split(",")]) else 1
     elif a.command == "run":
         if not (HOME / "corpora" / variant_name(a.corpus_variant) / "manifest.parquet").is_file():
             build(a.corpus_variant, a.jobs)
