@@ -179,10 +179,31 @@ def build(variant: str, jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
     log(res.summary())
     cdir = HOME / "corpora" / variant_name(variant)
     log(f"training corpus {variant} over all real clips -> {cdir}")
+    share_clips(cdir)
     res2 = build_corpus(variant_spec(variant), cdir, real_dirs=[HOME / "data" / "real"],
                         executor=make_executor(jobs=jobs, progress=True))
     log(res2.summary())
     return _absolute(res.manifest, ev_dir), _absolute(res2.manifest, cdir)
+
+
+def share_clips(cdir: Path) -> None:
+    """Hard-link the finished clips of the other corpus variants into ``cdir``: clips are content-addressed (same
+    id, same bytes) and checked against their sidecar's hash, so a variant that shares rows with a built one
+    (nosbi, sbionly are subsets of full) skips them instead of generating them again."""
+    n = 0
+    for other in (HOME / "corpora").glob("*/clips"):
+        if other.parent == cdir:
+            continue
+        for side in other.glob("*/*.json"):
+            video = side.with_suffix(".mp4")
+            dst = cdir / "clips" / side.parent.name / side.name
+            if video.is_file() and not dst.exists() and not dst.with_suffix(".mp4").exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(video, dst.with_suffix(".mp4"))
+                os.link(side, dst)
+                n += 1
+    if n:
+        log(f"linked {n} finished clips of other variants into {cdir}")
 
 
 def _absolute(df: pd.DataFrame, root: Path) -> pd.DataFrame:
