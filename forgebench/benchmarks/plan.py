@@ -139,6 +139,8 @@ def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
         for gen in gens:
             params = gen.params.model_dump(mode="json")
             seeds = params.pop("seeds")
+            if not any(params["lag"]):
+                del params["lag"]  # the classic blend: ids as before the lag option existed
             chash = content_id({"selfblend": params})
             for seed in seeds:
                 cid = content_id({"kind": "selfblend", "real": real["clip_id"], "config": chash, "seed": seed,

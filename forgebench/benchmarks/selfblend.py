@@ -45,6 +45,7 @@ class BlendConfig:
     color: float = 0.06
     blend: tuple[float, float] = (0.25, 1.0)
     drift: float = 0.2
+    lag: tuple[int, int] = (0, 0)  # frames: the copy comes from frame t +- lag (a lip-sync dub's desync)
 
     def __post_init__(self) -> None:
         if self.region not in ("face", "mouth"):
@@ -52,6 +53,8 @@ class BlendConfig:
         lo, hi = self.blend
         if not 0.0 < lo <= hi <= 1.0:
             raise InputError(f"selfblend blend range {self.blend} must satisfy 0 < low <= high <= 1")
+        if not 0 <= self.lag[0] <= self.lag[1] <= 50:
+            raise InputError(f"selfblend lag range {self.lag} must satisfy 0 <= low <= high <= 50 frames")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,26 @@ def blend_mask(points: np.ndarray, shape: tuple[int, int], region: str, p: dict[
     return soft * float(np.clip(p["ratio"][0], 0.0, 1.0))
 
 
+RIGID_POINTS = (1, 6, 168, 33, 133, 263, 362, 234, 454)  # nose, nose bridge, eye corners, cheeks: not moved by speech
+
+
+def align_to(source: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
+    """``source`` warped by the least-squares similarity taking its rigid face points onto ``dst_pts``' (so that
+    another moment of the clip lines up with this frame's head, while its mouth keeps its own opening)."""
+    import cv2
+
+    a = np.asarray(src_pts, np.float64)[list(RIGID_POINTS), :2]
+    b = np.asarray(dst_pts, np.float64)[list(RIGID_POINTS), :2]
+    ma, mb = a.mean(0), b.mean(0)
+    sa, sb = a - ma, b - mb
+    den = max(float((sa * sa).sum()), 1e-12)  # closed-form 2D Umeyama: rotation-scale as a complex number
+    c = float((sb * sa).sum()) / den
+    d = float((sa[:, 0] * sb[:, 1] - sa[:, 1] * sb[:, 0]).sum()) / den
+    m = np.array([[c, -d, mb[0] - (c * ma[0] - d * ma[1])], [d, c, mb[1] - (d * ma[0] + c * ma[1])]])
+    h, w = source.shape[:2]
+    return cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
 def transformed_copy(frame: np.ndarray, points: np.ndarray, p: dict[str, np.ndarray], sharpen: bool) -> np.ndarray:
     """The frame warped (scale, shift about the face centre), colour-jittered and blurred or sharpened (float32)."""
     import cv2
@@ -149,25 +172,23 @@ def transformed_copy(frame: np.ndarray, points: np.ndarray, p: dict[str, np.ndar
 
 
 def blend_frame(frame: np.ndarray, points: np.ndarray, p: dict[str, np.ndarray], region: str, sharpen: bool,
-                field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(blended uint8 frame, mask): equal to ``frame`` bit for bit wherever the mask is 0."""
+                field: np.ndarray, source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(blended uint8 frame, mask): equal to ``frame`` bit for bit wherever the mask is 0.
+
+    ``source``: the image the transformed copy is made from (default: the frame itself; another moment of
+    the clip aligned to this frame for a desynchronised mouth)."""
     mask = blend_mask(points, frame.shape[:2], region, p, field)
-    copy = transformed_copy(frame, points, p, sharpen)
+    copy = transformed_copy(frame if source is None else source, points, p, sharpen)
     m = mask[..., None]
     mixed = frame.astype(np.float32) * (1.0 - m) + copy * m
     out = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return np.where(m > 0, out, frame), mask
 
 
-def self_blend(frames: Iterable[np.ndarray], config: BlendConfig, seed: int, n_frames: int,
-               landmarks: Iterable[np.ndarray | None] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Blend every frame of a clip: yields (frame, mask). ``n_frames`` (the clip length) paces the drift.
-
-    ``landmarks`` (per frame [N, 2+] points or None) are tracked here when not given. A frame without
-    a face uses the last face found; frames before the first face wait for it (they are buffered).
-    """
-    rng = np.random.default_rng(seed)
-    d = draw(config, rng)
+def _tracked(frames: Iterable[np.ndarray], landmarks: Iterable[np.ndarray | None] | None
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(frame, points) with every frame given a face: the last one found, or for frames before the first face,
+    that first face (those frames wait in a buffer). A clip with no face at all is an :class:`InputError`."""
     pending: list[np.ndarray] = []
     last = None
     tracker = None
@@ -177,7 +198,6 @@ def self_blend(frames: Iterable[np.ndarray], config: BlendConfig, seed: int, n_f
         tracker = LiteFaceMeshTracker()
     lm_iter = iter(landmarks) if landmarks is not None else None
     try:
-        t = 0
         for frame in frames:
             pts = tracker(frame) if tracker is not None else next(lm_iter)
             last = pts if pts is not None else last
@@ -185,15 +205,46 @@ def self_blend(frames: Iterable[np.ndarray], config: BlendConfig, seed: int, n_f
                 pending.append(frame)
                 continue
             for f in [*pending, frame]:
-                u = t / max(n_frames - 1, 1)
-                yield blend_frame(f, last, d.at(min(u, 1.0)), config.region, d.sharpen, d.field)
-                t += 1
+                yield f, last
             pending = []
         if pending or last is None:
             raise InputError("no face found in the clip: it cannot be self-blended")
     finally:
         if tracker is not None:
             tracker.close()
+
+
+def self_blend(frames: Iterable[np.ndarray], config: BlendConfig, seed: int, n_frames: int,
+               landmarks: Iterable[np.ndarray | None] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Blend every frame of a clip: yields (frame, mask). ``n_frames`` (the clip length) paces the drift.
+
+    ``landmarks`` (per frame [N, 2+] points or None) are tracked here when not given. A frame without
+    a face uses the last face found; frames before the first face wait for it (they are buffered).
+    With ``config.lag`` the copy of frame t is made from frame t + lag (lag drawn per clip in the range,
+    with a random sign; t - lag where t + lag leaves the clip), aligned on the rigid face points: inside
+    the mask the mouth moves ``lag`` frames early or late, as in a badly synchronised dub. The clip is
+    then held in memory (5 s at 256² is 25 MB).
+    """
+    rng = np.random.default_rng(seed)
+    d = draw(config, rng)
+    lag = 0
+    if config.lag[1] > 0:  # drawn after the blend parameters: lag-free configurations keep their streams
+        lag = int(rng.integers(config.lag[0], config.lag[1] + 1)) * (1 if rng.integers(0, 2) else -1)
+
+    def u(t: int) -> float:
+        return min(t / max(n_frames - 1, 1), 1.0)
+
+    if lag == 0:
+        for t, (f, pts) in enumerate(_tracked(frames, landmarks)):
+            yield blend_frame(f, pts, d.at(u(t)), config.region, d.sharpen, d.field)
+        return
+    items = list(_tracked(frames, landmarks))
+    n = len(items)
+    for t, (f, pts) in enumerate(items):
+        j = t + lag if 0 <= t + lag < n else t - lag
+        j = min(max(j, 0), n - 1)
+        source = align_to(items[j][0], items[j][1], pts) if j != t else None
+        yield blend_frame(f, pts, d.at(u(t)), config.region, d.sharpen, d.field, source=source)
 
 
 def selfblend_video(src: str, dst, config: BlendConfig, seed: int, *, size: int | None = None,

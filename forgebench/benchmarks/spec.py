@@ -203,7 +203,8 @@ class SelfBlendParams(Strict):
     """Pseudo-fakes from real clips: each real clip blended with a transformed copy of itself (SBI, for video).
 
     See :mod:`forgebench.benchmarks.selfblend`. ``region``: ``face`` (the mesh hull) or ``mouth``
-    (the lower face: a lip-sync dub's footprint). Parameters are drawn per clip from the seed.
+    (the lower face: a lip-sync dub's footprint). ``lag``: the copy comes from another moment of the
+    clip (a mouth out of sync with the speech). Parameters are drawn per clip from the seed.
     """
 
     region: Literal["face", "mouth"] = "face"
@@ -213,6 +214,7 @@ class SelfBlendParams(Strict):
     color: float = Field(0.06, ge=0.0, le=0.5, description="max per-channel gain/offset jitter")
     blend: tuple[float, float] = Field((0.25, 1.0), description="range of the blend ratio inside the mask")
     drift: float = Field(0.2, ge=0.0, le=1.0, description="how far parameters drift over the clip (0: constant)")
+    lag: tuple[int, int] = Field((0, 0), description="frames: the copy comes from t +- lag (desynchronised mouth)")
 
 
 class SelfBlendGenerator(Strict):

@@ -253,7 +253,7 @@ def _selfblend(row: dict, run_dir: Path, out: Path) -> None:
         raise InputError(f"{src} does not exist")
     b = task["blend"]
     config = BlendConfig(region=b["region"], scale=b["scale"], shift=b["shift"], color=b["color"],
-                         blend=tuple(b["blend"]), drift=b["drift"])
+                         blend=tuple(b["blend"]), drift=b["drift"], lag=tuple(b.get("lag", (0, 0))))
     selfblend_video(str(src), out, config, task["seed"], size=task["size"], fps=task["fps"], crf=task["crf"],
                     crop=task.get("crop", "centre"), face_scale=task.get("face_scale", 1.8),
                     start=task.get("start", 0.0), seconds=task.get("seconds"), bitrate=task.get("bitrate"))

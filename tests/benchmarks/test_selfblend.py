@@ -93,3 +93,25 @@ def test_selfblend_video_same_seed_same_bytes_and_differs_from_its_real_clip(tmp
     diff = np.abs(real - fake).mean(axis=(0, 3))
     centre, corner = diff[30:66, 30:66].mean(), np.concatenate([diff[:8, :8].ravel(), diff[-8:, -8:].ravel()]).mean()
     assert centre > 3 * max(corner, 0.3)  # the face changed; the far background only by coding noise
+
+
+def test_lag_takes_the_copy_from_another_moment_of_the_clip():
+    """With ``lag`` the blended region shows frame t +- lag: on frames of constant grey 10 t, with no geometric,
+    colour or (on flat frames) frequency jitter, pixel = (1 - m) 10 t + m 10 (t +- lag)."""
+    n, lag = 12, 3
+    frames = [np.full((96, 96, 3), 10 * t, np.uint8) for t in range(n)]
+    pts = ellipse_face(48, 48, 22, 28)
+    cfg = BlendConfig(region="face", scale=0.0, shift=0.0, color=0.0, blend=(1.0, 1.0), lag=(lag, lag))
+    out = list(self_blend(frames, cfg, seed=2, n_frames=n, landmarks=[pts] * n))
+    shifts = []
+    for t, (f, m) in enumerate(out):
+        y, x = np.unravel_index(np.argmax(m), m.shape)
+        shifts.append((float(f[y, x, 0]) - 10 * t) / (10 * m[y, x]))
+    sign = np.sign(shifts[n // 2])
+    for t, s in enumerate(shifts):
+        inside = 0 <= t + sign * lag < n
+        assert s == pytest.approx(sign * lag if inside else -sign * lag, abs=0.2)
+    none = list(self_blend(frames, BlendConfig(scale=0.0, shift=0.0, color=0.0), 2, n, landmarks=[pts] * n))
+    assert all(np.abs(f.astype(int) - 10 * t).max() <= 1 for t, (f, _) in enumerate(none))  # no lag: own frame
+    with pytest.raises(InputError, match="lag range"):
+        BlendConfig(lag=(3, 1))
