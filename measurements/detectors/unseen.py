@@ -57,7 +57,7 @@ K = 3
 FOLD_SEED = 0
 N_BOOT = 1000
 VARIANT_SPECS = {"full": "detector-training", **{v: HERE / "unseen_specs" / f"{v}.yaml"
-                                                  for v in ("nosbi", "sbionly", "old", "full-crf")}}
+                                                  for v in ("nosbi", "sbionly", "old", "full-crf", "lipsync")}}
 DEFAULT_DETECTORS = ["avsync", "dynamics", "spectrum", "meso4", "mesoinception4", "efficientnet_b0", "xception"]
 
 # People who appear in several files of /work/shared/data (from index.csv's notes); every other real clip is
