@@ -140,12 +140,15 @@ def prepare() -> Path:
 def variant_spec(variant: str):
     from forgebench.benchmarks.spec import load_spec
 
+    variant = split_variant(variant)[0]
     src = VARIANT_SPECS.get(variant, variant)
     return load_spec(src, roots=[str(HOME), str(DATA)])
 
 
 def variant_name(variant: str) -> str:
-    return variant if variant in VARIANT_SPECS else Path(variant).stem
+    base, drop = split_variant(variant)
+    name = base if base in VARIANT_SPECS else Path(base).stem
+    return name + ("~" + "+".join(drop) if drop else "")
 
 
 def eval_spec(variant: str):
@@ -281,9 +284,30 @@ def fold_manifest(variant: str, k: int, ev: pd.DataFrame, cp: pd.DataFrame, fold
     return out
 
 
+def split_variant(variant: str) -> tuple[str, list[str]]:
+    """``full~sbi-face+sbi-mouth`` -> ("full", ["sbi-face", "sbi-mouth"]): a variant minus some generators."""
+    base, _, drop = variant.partition("~")
+    return base, [g for g in drop.split("+") if g]
+
+
 def prepare_folds(variant: str, rebuild: bool = False) -> list[Path]:
     """The K fold manifests of a corpus variant; existing ones are reused (the harness run by a checkout that
-    cannot build corpora, e.g. another helper's, reads them as they are)."""
+    cannot build corpora, e.g. another helper's, reads them as they are).
+
+    ``BASE~G1+G2``: the fold manifests of BASE without the training rows of generators G1, G2 (same people,
+    same splits, same test segments): an ablation that needs no new corpus."""
+    base, drop = split_variant(variant)
+    if drop:
+        out = []
+        for k, src in enumerate(prepare_folds(base, rebuild)):
+            dst = HOME / "folds" / variant_name(variant) / f"fold{k}" / "manifest.parquet"
+            if rebuild or not dst.is_file():
+                df = pd.read_parquet(src)
+                df = df[~((df.split != "test") & df.generator.isin(drop))]
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                _write_manifest()(df, dst)
+            out.append(dst)
+        return out
     paths = [HOME / "folds" / variant_name(variant) / f"fold{k}" / "manifest.parquet" for k in range(K)]
     if not rebuild and all(p.is_file() for p in paths):
         return paths
@@ -581,7 +605,9 @@ def report(variant: str, detectors: list[str], with_shortcuts: bool = False) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("command", choices=["prepare", "build", "folds", "verify", "run", "report", "shortcuts"])
-    ap.add_argument("--corpus-variant", default="full", help="full, nosbi, sbionly, old, or a spec YAML")
+    ap.add_argument("--corpus-variant", default="full",
+                    help="full, full-crf, nosbi, sbionly, old, lipsync, a spec YAML; VARIANT~G1+G2 drops generators "
+                         "G1, G2 from its training rows (same splits)")
     ap.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS), help="comma-separated registered names")
     ap.add_argument("--folds", default=",".join(str(k) for k in range(K)))
     ap.add_argument("--jobs", type=int, default=1, help="corpus build processes")
@@ -596,8 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     elif a.command == "verify":
         return 0 if all([verify_fold(a.corpus_variant, int(k)) for k in a.folds.split(",")]) else 1
     elif a.command == "run":
-        if not (HOME / "corpora" / variant_name(a.corpus_variant) / "manifest.parquet").is_file():
-            build(a.corpus_variant, a.jobs)
+        base = split_variant(a.corpus_variant)[0]
+        if not (HOME / "corpora" / variant_name(base) / "manifest.parquet").is_file():
+            build(base, a.jobs)
         run(a.corpus_variant, dets, [int(k) for k in a.folds.split(",")])
         report(a.corpus_variant, dets)
     elif a.command == "report":
