@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib
 
 # The modules that register detectors (add a new detector's module here).
-DETECTOR_MODULES: tuple[str, ...] = ("avsync", "dynamics", "fusion", "liveliness", "meso", "provenance", "rppg",
-                                     "spectrum", "timm_models")
+DETECTOR_MODULES: tuple[str, ...] = ("avsync", "dynamics", "fusion", "liveliness", "meso", "probe", "provenance",
+                                     "rppg", "spectrum", "timm_models")
 
 __all__ = ["ClipSet", "DETECTOR_MODULES", "Detector", "detector_registry", "load_detectors", "register_detector"]
 

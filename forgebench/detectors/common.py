@@ -70,8 +70,9 @@ class LogisticModel:
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
 
-    def fit(self, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, seed: int = 0) -> dict[str, float]:
-        """Fit on (x, y); choose C on (xv, yv) by log loss. Returns {C, val_log_loss} of the choice."""
+    def fit(self, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, seed: int = 0,
+            c_grid: tuple[float, ...] = C_GRID) -> dict[str, float]:
+        """Fit on (x, y); choose C in ``c_grid`` on (xv, yv) by log loss. Returns {C, val_log_loss} of the choice."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import log_loss
 
@@ -80,7 +81,7 @@ class LogisticModel:
         scale[scale < 1e-8] = 1.0
         zx, zv = (x - mean) / scale, (xv - mean) / scale
         best: tuple[float, float, Any] | None = None
-        for c in C_GRID:
+        for c in c_grid:
             model = LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(zx, y)
             loss = log_loss(yv, model.predict_proba(zv)[:, 1], labels=[0, 1])
             if best is None or loss < best[0] - 1e-12:

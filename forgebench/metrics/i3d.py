@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -150,18 +151,31 @@ class InceptionI3d(nn.Module):
             cin = getattr(self, name).out_channels
         self.Logits = Unit3D(cin, num_classes, bn_relu=False)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Mixed_5c activations [B, 1024, T/8, 7, 7]."""
+    def stages(self, x: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
+        """(module name, activation) after each stage, from ``Conv3d_1a_7x7`` to ``Mixed_5c`` (for feature probes)."""
         x = self.Conv3d_1a_7x7(x)
+        yield "Conv3d_1a_7x7", x
         x = max_pool_same(x, (1, 3, 3), (1, 2, 2))
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))
+        yield "Conv3d_2c_3x3", x
         x = max_pool_same(x, (1, 3, 3), (1, 2, 2))
-        x = self.Mixed_3c(self.Mixed_3b(x))
+        x = self.Mixed_3b(x)
+        yield "Mixed_3b", x
+        x = self.Mixed_3c(x)
+        yield "Mixed_3c", x
         x = max_pool_same(x, (3, 3, 3), (2, 2, 2))
         for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
             x = getattr(self, name)(x)
+            yield name, x
         x = max_pool_same(x, (2, 2, 2), (2, 2, 2))
-        return self.Mixed_5c(self.Mixed_5b(x))
+        x = self.Mixed_5b(x)
+        yield "Mixed_5b", x
+        yield "Mixed_5c", self.Mixed_5c(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Mixed_5c activations [B, 1024, T/8, 7, 7]."""
+        *_, (_, last) = self.stages(x)
+        return last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.avg_pool3d(self.features(x), (2, 7, 7), stride=1)  # VALID

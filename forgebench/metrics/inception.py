@@ -117,17 +117,21 @@ def load_fid_inception(weights: str | None = None) -> tuple[nn.Module, str]:
     """The standard FID network from the registry and its name; raises WeightsUnavailableError with the fix.
 
     ``weights`` is "pt_inception", "fid_inception" or None (pt_inception if imported, else fid_inception).
+    Another registered entry is read by its ``loader``: ``torchscript`` as fid_inception's file, otherwise
+    as pytorch-fid's own state dict (``torch.load(weights_only=True)``, strict).
     """
-    from forgebench.weights import require_weights, weights_available
+    from forgebench.weights import get_entry, require_weights, weights_available
 
     name = weights or ("pt_inception" if weights_available("pt_inception") else "fid_inception")
     path = require_weights(name)
-    if name == "pt_inception":
-        return _load_pt_inception(path), NETWORK_NAMES[name]
+    entry = get_entry(name)
+    network = NETWORK_NAMES.get(name, f"pytorch-fid InceptionV3 ({entry.description})")
+    if entry.loader != "torchscript":
+        return _load_pt_inception(path), network
     ts = torch.jit.load(str(path), map_location="cpu")
     model = pytorch_fid_inception()
     model.load_state_dict(map_torchscript_state(ts.state_dict(), model), strict=True)
-    return model.eval(), NETWORK_NAMES[name]
+    return model.eval(), network
 
 
 def fold_batchnorm(model: nn.Module) -> nn.Module:

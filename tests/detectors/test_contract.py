@@ -12,6 +12,7 @@ from forgebench.detectors.checks import check_detector
 from forgebench.errors import InputError
 from forgebench.manifest import read_manifest
 
+RANDOM_INCEPTION, RANDOM_I3D = "test_random_inception", "test_random_i3d"  # registered by conftest.random_weights
 SHARED = {"crop_size": 64, "n_frames": 2, "max_frames": 30}
 TINY: dict[str, dict] = {
     "spectrum": {**SHARED, "n_bins": 16},
@@ -25,6 +26,10 @@ TINY: dict[str, dict] = {
     "rppg": {**SHARED},
     "liveliness": {**SHARED},
     "fusion": {"members": "liveliness,avsync", "member_params": json.dumps({"liveliness": SHARED, "avsync": SHARED})},
+    # random weights in the real file formats (conftest.random_weights), small inputs: the same code path as the
+    # standard networks, on a machine that never fetched them
+    "inception_probe": {**SHARED, "weights": RANDOM_INCEPTION, "input_size": 80, "windows": 1, "window_len": 2},
+    "i3d_probe": {**SHARED, "weights": RANDOM_I3D, "input_size": 32, "windows": 1, "window_len": 4},
 }
 
 
@@ -39,9 +44,11 @@ def test_every_registered_detector_has_tiny_params():
 
 
 @pytest.mark.parametrize("name", detector_registry.names())
-def test_check_detector(name, corpus, cache_dir, tmp_path):
+def test_check_detector(name, corpus, cache_dir, tmp_path, request):
     import torch
 
+    if any(TINY[name].get("weights") == w for w in (RANDOM_INCEPTION, RANDOM_I3D)):
+        request.getfixturevalue("random_weights")
     torch.set_num_threads(1)
     train, val, test, df = sets(corpus)
     p = check_detector(name, TINY[name], train, val, test, tmp_path, cache_dir)
