@@ -178,6 +178,10 @@ class PretrainedProbe(FeatureDetector):
 
     def clip_vectors(self, clips: ClipSet) -> tuple[list[np.ndarray | None], list[tuple[str, str]]]:
         ext = self.extractor()
+        trained = getattr(self, "trained_network_", "")
+        if trained and trained != ext.backbone.network:
+            raise InputError(f"this {self.registry_name} was trained on features of {trained!r}, but the weights here "
+                             f"give {ext.backbone.network!r}: retrain it on this machine's weights")
         self.network_ = ext.backbone.network
         feats, failed = ext(clips, tuple(lay for lay, _ in self.layers), base_cache=self.cache_dir)
         vecs = [None if f is None else np.concatenate([pool_features(f[lay], pools) for lay, pools in self.layers])
@@ -258,8 +262,13 @@ class InceptionProbe(PretrainedProbe):
 
 @register_detector("i3d_probe")
 class I3DProbe(PretrainedProbe):
-    """Kinetics-400 I3D (the FVD network) features of windows of face crops + a logistic probe."""
+    """Kinetics-400 I3D (the FVD network) on windows of aligned faces: how the clip's motion features differ from
+    one window to the other, logistic probe.
+
+    Defaults (measured in docs/detectors.md): ``mixed_4f`` pooled by ``std`` over 2 windows of 16 consecutive
+    frames at 224 px (with two windows, the std is half their absolute difference).
+    """
 
     backbone = "i3d"
     param_defaults: ClassVar[dict[str, Any]] = {**PROBE_PARAMS, "layer": "mixed_4f", "window_len": 16,
-                                                "pooling": "mean", "weights": "i3d_kinetics400", "batch_size": 4}
+                                                "pooling": "std", "weights": "i3d_kinetics400", "batch_size": 4}

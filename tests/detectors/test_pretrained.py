@@ -23,7 +23,7 @@ from forgebench.detectors.features import (
     window_frames,
 )
 from forgebench.detectors.preprocess import TEMPLATE, PreprocessConfig
-from forgebench.detectors.probe import InceptionProbe, pool_features
+from forgebench.detectors.probe import InceptionProbe, MLPHead, pool_features
 from forgebench.errors import InputError, WeightsUnavailableError
 from forgebench.metrics.i3d import InceptionI3d
 
@@ -211,10 +211,34 @@ def test_missing_weights_is_one_line_naming_the_fetch(corpus, cache_dir, tmp_pat
             det.fit(train, val)
         assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="no layer"):
-        InceptionProbe(layer="fc")
+        InceptionProbe(layer="fc", pooling="mean")
     with pytest.raises(InputError, match="pooling"):
         InceptionProbe(pooling="mean+max")
     with pytest.raises(InputError, match="2 poolings for 3 layers"):
         InceptionProbe(layer="mixed_5d,mixed_6e,pool3", pooling="std,diff")
     with pytest.raises(InputError, match="no layer 'fc'"):
         InceptionProbe(layer="pool3,fc")
+
+
+def test_mlp_head_selects_on_val_and_predicts_like_torch():
+    """The numpy forward of the stored arrays equals the torch network it was read from; selection reads val."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6))
+    y = (x[:, 0] - x[:, 1] > 0).astype(int)
+    xv = rng.normal(size=(60, 6))
+    yv = (xv[:, 0] - xv[:, 1] > 0).astype(int)
+    head = MLPHead(hidden=8)
+    info = head.fit(x, y, xv, yv, seed=0, epochs=300, patience=300)
+    a = head.arrays
+    net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(a["w1"].T))
+        net[0].bias.copy_(torch.from_numpy(a["b1"]))
+        net[2].weight.copy_(torch.from_numpy(a["w2"][None]))
+        net[2].bias.copy_(torch.from_numpy(a["b2"]))
+        want = torch.sigmoid(net(torch.from_numpy((xv - a["mean"]) / a["scale"]))).numpy()[:, 0]
+    np.testing.assert_allclose(head.predict(xv), want, rtol=1e-10)
+    from forgebench.detectors.evaluation import log_loss, roc_auc
+
+    assert info["val_log_loss"] == pytest.approx(log_loss(yv, head.predict(xv)))  # the kept epoch is the best one
+    assert roc_auc(yv, head.predict(xv)) > 0.9
