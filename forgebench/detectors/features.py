@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from forgebench.atomic import atomic_output
 from forgebench.detectors.backbones import Backbone, get_backbone
 from forgebench.detectors.preprocess import TEMPLATE, ClipFeatures, PreprocessConfig, anchor_points, load_features
 from forgebench.errors import ForgebenchError, InputError
-from forgebench.media.atomic import atomic_output
 from forgebench.paths import sha256_file
 
 # Crop boxes in the aligned face's normalised coordinates (x0, y0, side), template: eyes at y 0.42, mouth at 0.74.

@@ -98,7 +98,7 @@ class MLPHead:
             epochs: int = 400, patience: int = 40) -> dict[str, float]:
         import torch
 
-        from forgebench.detectors.evaluation import log_loss
+        from forgebench.metrics.detection import log_loss
 
         mean, scale = x.mean(0), x.std(0)
         scale[scale < 1e-8] = 1.0
@@ -200,7 +200,7 @@ class PretrainedProbe(FeatureDetector):
         return kept, np.stack([vecs[i] for i in keep])
 
     def _fit(self, train: ClipSet, val: ClipSet) -> None:
-        from forgebench.detectors.evaluation import choose_threshold
+        from forgebench.metrics.detection import choose_threshold
 
         self.fit_skipped_: list[tuple[str, str]] = []
         t0 = time.perf_counter()

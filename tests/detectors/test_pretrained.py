@@ -161,7 +161,7 @@ def test_pool_features_definitions():
 
 
 def test_feature_cache_is_keyed_by_content_and_config(corpus, cache_dir, tmp_path):
-    from forgebench.benchmarks.manifest import read_manifest
+    from forgebench.manifest import read_manifest
 
     df = read_manifest(corpus / "manifest.parquet")
     clips = ClipSet.from_manifest(df, corpus, "train").subset(np.array([0]))
@@ -196,7 +196,7 @@ def ext_base(clips, pre, cache_dir):
 
 
 def test_missing_weights_is_one_line_naming_the_fetch(corpus, cache_dir, tmp_path, monkeypatch):
-    from forgebench.benchmarks.manifest import read_manifest
+    from forgebench.manifest import read_manifest
 
     monkeypatch.setenv("FORGEBENCH_HOME", str(tmp_path / "empty-home"))
     df = read_manifest(corpus / "manifest.parquet")
@@ -238,7 +238,7 @@ def test_mlp_head_selects_on_val_and_predicts_like_torch():
         net[2].bias.copy_(torch.from_numpy(a["b2"]))
         want = torch.sigmoid(net(torch.from_numpy((xv - a["mean"]) / a["scale"]))).numpy()[:, 0]
     np.testing.assert_allclose(head.predict(xv), want, rtol=1e-10)
-    from forgebench.detectors.evaluation import log_loss, roc_auc
+    from forgebench.metrics.detection import log_loss, roc_auc
 
     assert info["val_log_loss"] == pytest.approx(log_loss(yv, head.predict(xv)))  # the kept epoch is the best one
     assert roc_auc(yv, head.predict(xv)) > 0.9
