@@ -37,12 +37,12 @@ import pandas as pd
 from forgebench.detectors.backbones import load_backbone
 from forgebench.detectors.base import ClipSet
 from forgebench.detectors.common import CROP_PARAMS, LogisticModel
-from forgebench.metrics.detection import bootstrap_interval, roc_auc
 from forgebench.detectors.features import ExtractorConfig, FeatureExtractor
 from forgebench.detectors.preprocess import PreprocessConfig, default_cache_dir
 from forgebench.detectors.probe import PROBE_C_GRID, MLPHead, parse_pooling, pool_features
 from forgebench.errors import InputError
 from forgebench.manifest import read_manifest
+from forgebench.metrics.detection import bootstrap_interval, roc_auc
 
 COLS = ["clip_id", "path", "label", "source_id", "generator"]
 Fold = tuple[np.ndarray, np.ndarray, np.ndarray]  # train, val, test row indices into the clip table
