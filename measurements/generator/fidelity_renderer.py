@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--dense", action="store_true")
     ap.add_argument("--no-layers", action="store_true")
     ap.add_argument("--sets", action="store_true", help="also FID and FVD16")
+    ap.add_argument("--set-metrics", default="", help="set-level metrics to compute instead (e.g. fid)")
     ap.add_argument("--metrics", default="")
     args = ap.parse_args()
 
@@ -122,7 +123,8 @@ def main() -> None:
         clips = clips[: args.clips]
     metrics = tuple(args.metrics.split(",")) if args.metrics else tuple(m for m in PAIRED if m != "lpips")
     config = FidelityConfig(size=args.size, modes=tuple(args.modes.split(",")), max_seconds=args.max_seconds,
-                            metrics=metrics, set_metrics=("fid", "fvd16") if args.sets else ())
+                            metrics=metrics, set_metrics=tuple(args.set_metrics.split(",")) if args.set_metrics
+                            else ("fid", "fvd16") if args.sets else ())
     identities = {c.name: SAME_PERSON.get(c.name, c.stem) for c in clips}
     t0 = time.time()
     gens = {"self-reenact": self_reenact_in_memory(args.dense, not args.no_layers)}
