@@ -6,9 +6,9 @@ Stages:
 2. materialise inputs (:mod:`~forgebench.benchmarks.inputs`) and scan real sources
    (:mod:`~forgebench.benchmarks.datasets`);
 3. plan rows (:func:`~forgebench.benchmarks.plan.plan`, pure);
-4. execute base rows (generate / external command / check a file), then perturbed
-   rows, through an executor (local pool or Dask) with the same task function
-   :func:`~forgebench.benchmarks.tasks.run_row`;
+4. execute rows in stages (a row that reads another clip of the corpus, its ``parent``, runs
+   after it: perturbed clips, dubs and reenactments of normalised real segments) through an
+   executor (local pool or Dask) with the same task function :func:`~forgebench.benchmarks.tasks.run_row`;
 5. write the manifest atomically, rows sorted by clip id.
 
 A killed build (kill -9 at any moment) is resumed by running the same command:
@@ -146,20 +146,30 @@ def _build(spec: Spec, run_dir: str | Path, *, real_dirs: list[str | Path] | Non
     task = functools.partial(run_row, run_dir=str(run), allow_commands=allow_commands,
                              one_core=getattr(executor, "one_task_per_core", False))
     results: dict[str, dict] = {}
-    base = [r for r in rows if r["kind"] != "perturb"]
-    derived = [r for r in rows if r["kind"] == "perturb"]
     with executor:
-        _run(executor, task, base, results, log, "clips")
-        runnable = []
-        for r in derived:
-            parent = results[r["parent"]]
-            if parent["status"] != "ok":
-                results[r["clip_id"]] = {"clip_id": r["clip_id"], "status": "failed", "skipped": False,
-                                         "reason": f"parent clip {r['parent']} failed", "content_sha256": "",
-                                         "duration": 0.0}
-            else:
-                runnable.append(r)
-        _run(executor, task, runnable, results, log, "perturb")
+        # In stages: a row that reads another clip of the corpus (its parent: a perturbed clip's original, a dub
+        # of a normalised real segment) runs after it; a row whose parent failed fails with that reason.
+        pending = list(rows)
+        while pending:
+            runnable, waiting, before = [], [], len(results)
+            for r in pending:
+                parent = r.get("parent") or ""
+                if not parent:
+                    runnable.append(r)
+                elif parent not in results:
+                    waiting.append(r)
+                elif results[parent]["status"] != "ok":
+                    results[r["clip_id"]] = {"clip_id": r["clip_id"], "status": "failed", "skipped": False,
+                                             "reason": f"parent clip {parent} failed", "content_sha256": "",
+                                             "duration": 0.0}
+                else:
+                    runnable.append(r)
+            if not runnable and len(results) == before:
+                raise InputError(f"clip {waiting[0]['clip_id']} depends on {waiting[0]['parent']}, which is not "
+                                 "planned")
+            _run(executor, task, runnable, results, log,
+                 "perturb" if runnable and all(r["kind"] == "perturb" for r in runnable) else "clips")
+            pending = waiting
 
     manifest = assemble(rows, results)
     write_manifest(manifest, run / MANIFEST_NAME)

@@ -245,6 +245,7 @@ def speech(spec: Spec, run_dir: Path, real_clips: list | None = None) -> list[In
 
 def _real_audio(spec: Spec, clips: list) -> list[tuple[str, str, object, str]]:
     """(track id, what determines it, maker, source_id) for each real clip, or each of its segments."""
+    from forgebench.benchmarks.video_inputs import real_track_id
     from forgebench.media.audio import load_audio
     from forgebench.media.video import probe_video
 
@@ -261,13 +262,12 @@ def _real_audio(spec: Spec, clips: list) -> list[tuple[str, str, object, str]]:
         # A whole clip's track ends with its video, not with its (often longer or shorter) audio stream: a fake
         # made from it then lasts as long as the real clip.
         spans = [(s, dur if dur is not None else max(duration - s, 0.0)) for s, dur in spans]
-        stem = hashlib.sha256(clip.path.encode()).hexdigest()[:6]
         for k, (start, seconds) in enumerate(spans):
             def make(path=clip.path, start=start, seconds=seconds):
                 audio = load_audio(path, AUDIO_RATE)
                 a0, n = int(round(start * AUDIO_RATE)), int(round(seconds * AUDIO_RATE))
                 track = audio[a0:a0 + n]
                 return np.pad(track, (0, n - len(track))) if 0 < len(track) < n else track  # silence to the end
-            out.append((f"real-{_safe(clip.source_id)}-{stem}-{k}", f"{clip.path}|{start}|{seconds}", make,
+            out.append((real_track_id(clip.source_id, clip.path, k), f"{clip.path}|{start}|{seconds}", make,
                         clip.source_id))
     return out

@@ -23,7 +23,7 @@ import numpy as np
 from forgebench.benchmarks.datasets import SourceClip
 from forgebench.benchmarks.inputs import InputItem
 from forgebench.benchmarks.spec import Spec
-from forgebench.benchmarks.video_inputs import VideoItem
+from forgebench.benchmarks.video_inputs import VideoItem, framed, real_track_id
 from forgebench.errors import InputError
 from forgebench.generator.config import DubbingConfig, GenerationConfig, ReenactmentConfig
 
@@ -102,6 +102,8 @@ def generator_rows(spec: Spec, idents: list[InputItem], audios: list[InputItem],
                                  synthetic_variant=ident.synthetic_variant,
                                  task={"image": ident.file, "audio": audio.file, "cmd": p.cmd, "cwd": p.cwd,
                                        "timeout": p.timeout, "seed": seed}))
+        elif framed(spec, gen):
+            continue  # driven by the normalised real clips: planned after them (framed_family_rows)
         elif gen.kind == "reenactment":
             rows.extend(reenactment_rows(spec, gen, idents, videos.get(gen.name, [])))
         elif gen.kind == "dubbing":
@@ -153,22 +155,54 @@ def selfblend_rows(spec: Spec, base: list[dict]) -> list[dict]:
     return rows
 
 
+def framed_family_rows(spec: Spec, base: list[dict], idents: list[InputItem], audios: list[InputItem]) -> list[dict]:
+    """Reenactment and dubbing over the *normalised* real clips (:func:`~forgebench.benchmarks.video_inputs.framed`).
+
+    With ``normalize`` the real rows are face-framed, cut into segments, resampled and re-encoded; a dub of the
+    original file would keep its own framing, size and length (a shortcut). So a dub is made from the
+    normalised real segment itself (same square, size, rate and length; only the mouth changes) and a
+    reenactment is driven by it (the output lasts as long as the segment, at its rate; the portrait is the
+    person's framed portrait). Each row names its segment as ``parent`` and is made after it; both then pass
+    through the spec's final encode (``normalize.generated``).
+    """
+    gens = [g for g in spec.generators if framed(spec, g)]
+    if not gens:
+        return []
+    reals = sorted((r for r in base if r["label"] == "real" and r["kind"] == "normalize"),
+                   key=lambda r: (r["task"]["src"], r["task"]["start"]))
+    # sha256: the segment's clip id, a content hash of everything that determines its bytes
+    segments = [VideoItem(r["task"]["track"], r["source_id"], r["path"], r["clip_id"], track=r["task"]["track"],
+                          parent=r["clip_id"]) for r in reals]
+    rows = []
+    for gen in gens:
+        items = segments[: gen.params.max_videos]
+        if gen.kind == "reenactment":
+            rows.extend(reenactment_rows(spec, gen, idents, items))
+        else:
+            rows.extend(dubbing_rows(spec, gen, items, audios))
+    return rows
+
+
 def reenactment_rows(spec: Spec, gen, idents: list[InputItem], drivers: list[VideoItem]) -> list[dict]:
-    """Portrait i moved by driving clips (i + j) mod n, j < ``per_identity``: deterministic, so no seed."""
+    """Portrait i moved by driving clips (i + j) mod n, j < ``per_identity`` (``cycle``), or by every clip of
+    its own person (``own``): deterministic, so no seed."""
     p = gen.params
     cfg = ReenactmentConfig(size=p.size, crop=p.crop, crf=p.crf, preset=p.preset, max_seconds=p.max_seconds,
                             mute=p.mute)
     chash = content_id({"reenactment": cfg.config_hash(), **_final_encode(spec)})
     rows = []
     for i, ident in enumerate(idents):
-        for j in range(min(p.per_identity, len(drivers))):
-            video = drivers[(i + j) % len(drivers)]
+        if p.pairing == "own":
+            chosen = [v for v in drivers if v.source_id == ident.source_id]
+        else:
+            chosen = [drivers[(i + j) % len(drivers)] for j in range(min(p.per_identity, len(drivers)))]
+        for video in chosen:
             cid = content_id({"kind": "reenactment", "image": ident.sha256, "driving": video.sha256,
                               "config": chash, "epoch": spec.source_date_epoch})
             # The output carries the driver's audio (its voice): audio_id names the driving clip.
             rows.append(_row(clip_id=cid, source_id=ident.source_id, audio_id=video.id, generator=gen.name,
                              config_hash=chash, path=clip_rel_path(cid), kind="reenactment", family="reenactment",
-                             synthetic_variant=ident.synthetic_variant,
+                             synthetic_variant=ident.synthetic_variant, parent=video.parent,
                              task={"image": ident.file, "image_sha256": ident.sha256, "driving": video.path,
                                    "driving_sha256": video.sha256, "size": p.size, "crop": p.crop, "crf": p.crf,
                                    "preset": p.preset, "max_seconds": p.max_seconds, "mute": p.mute,
@@ -176,19 +210,37 @@ def reenactment_rows(spec: Spec, gen, idents: list[InputItem], drivers: list[Vid
     return rows
 
 
+def _own_dub_pairs(sources: list[VideoItem], audios: list[InputItem], seeds: list[int]):
+    """Each video with the track that follows its own in its person's tracks (its own when it is the only one):
+    new words in the person's own voice, one dub per video and seed, depending on that person only."""
+    for seed in seeds:
+        for video in sources:
+            tracks = [a for a in audios if a.source_id == video.source_id]
+            if not tracks:
+                continue
+            ids = [a.id for a in tracks]
+            k = ids.index(video.track) + 1 if video.track in ids else 0
+            yield video, tracks[k % len(tracks)], seed
+
+
 def dubbing_rows(spec: Spec, gen, sources: list[VideoItem], audios: list[InputItem]) -> list[dict]:
-    """Real video i re-synced to speech (i + k) mod n per seed k (``cycle``), or to every speech (``all``)."""
+    """Real video i re-synced to speech (i + k) mod n per seed k (``cycle``), to every speech (``all``), or to
+    the next track of its own person (``own``: the speech is cut, or padded with silence, to the video's
+    length, so the dub lasts exactly as long as its video)."""
     p = gen.params
+    own = (p.pairing or spec.pairing) == "own"
     chash = content_id({"dubbing": DubbingConfig(motion=p.motion, crf=p.crf, preset=p.preset).config_hash(),
-                        **_final_encode(spec)})
+                        **_final_encode(spec), **({"fit": True} if own else {})})
+    pairs = _own_dub_pairs(sources, audios, p.seeds) if own else _pairs(spec, sources, audios, p.seeds, p.pairing)
     rows = []
-    for video, audio, seed in _pairs(spec, sources, audios, p.seeds, p.pairing):
+    for video, audio, seed in pairs:
         cid = content_id({"kind": "dubbing", "video": video.sha256, "audio": audio.sha256, "config": chash,
                           "seed": seed, "epoch": spec.source_date_epoch})
         # The person shown is the video's: its real clips and its dubs share an identity, hence a split.
         rows.append(_row(clip_id=cid, source_id=video.source_id, audio_id=audio.id, generator=gen.name,
                          config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="dubbing", family="dubbing",
-                         task={"video": video.path, "video_sha256": video.sha256, "audio": audio.file,
+                         parent=video.parent,
+                         task={"video": video.path, "video_sha256": video.sha256, "audio": audio.file, "fit": own,
                                "audio_sha256": audio.sha256, "motion": p.motion, "crf": p.crf,
                                "preset": p.preset, "epoch": spec.source_date_epoch, **_final_encode(spec)}))
     return rows
@@ -241,12 +293,14 @@ def normalized(spec: Spec, rows: list[dict]) -> list[dict]:
         if r["kind"] != "file":
             out.append(r)  # generated here: already encoded as the generator writes
             continue
-        for start, seconds in _segments(norm, r["path"]):
+        for k, (start, seconds) in enumerate(_segments(norm, r["path"])):
             seg = {} if norm.segment_seconds is None else {"start": start, "seconds": seconds}
             cid = content_id({"normalize": r["clip_id"], **settings, **seg})
+            # track: the id of this span's speech track (speech.from_real), for the families' own pairing
             out.append({**r, "clip_id": cid, "path": clip_rel_path(cid), "kind": "normalize",
                         "origin": r["path"] + (f"@{start:.3f}" if seg else ""),
-                        "task": {"src": r["path"], **task_settings, "start": start, "seconds": seconds}})
+                        "task": {"src": r["path"], **task_settings, "start": start, "seconds": seconds,
+                                 "track": real_track_id(r["source_id"], r["path"], k)}})
     return out
 
 
@@ -353,6 +407,7 @@ def plan(spec: Spec, idents: list[InputItem], audios: list[InputItem], clips: li
     """
     base = normalized(spec, generator_rows(spec, idents, audios, videos) + dataset_rows(clips))
     base += selfblend_rows(spec, base)
+    base += framed_family_rows(spec, base, idents, audios)
     seen: dict[str, dict] = {}
     for r in base:
         if r["clip_id"] in seen:

@@ -247,6 +247,8 @@ class ReenactmentParams(Strict):
     """Portraits (the spec's identities) moved by driving videos (``forgebench generate --driving``)."""
 
     driving: Videos = "real"
+    pairing: Literal["cycle", "own"] = Field("cycle", description="cycle: identity i driven by clips i, i+1, ... "
+                                             "(per_identity); own: every clip of the identity's own person")
     per_identity: int = Field(1, ge=1, le=100, description="driving clips per identity (cycle: the next ones)")
     max_videos: int | None = Field(None, ge=1, description="use at most this many driving clips (path order)")
     size: int = Field(256, ge=64, le=2048)
@@ -268,7 +270,9 @@ class DubbingParams(Strict):
     videos: Videos = "real"
     motion: str = "procedural"  # checked against the motion registry at build time
     seeds: list[int] = [0]
-    pairing: Literal["cycle", "all"] | None = Field(None, description="videos x speech; none: the spec's pairing")
+    pairing: Literal["cycle", "all", "own"] | None = Field(
+        None, description="videos x speech; own: each video with the next track of its own person (one dub per "
+                          "video, cut to the video's length); none: the spec's pairing")
     max_videos: int | None = Field(None, ge=1, description="use at most this many videos (path order)")
     crf: int = Field(18, ge=0, le=51)
     preset: str = "veryfast"

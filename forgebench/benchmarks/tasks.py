@@ -160,9 +160,10 @@ def _reenact(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     pipe.render_in_thread = not one_core
     image = np.load(run_dir / task["image"], allow_pickle=False)
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
+    # A normalised real segment of this corpus (a parent row) is hashed by the pipeline: its id is no file hash.
     with _final_encode(task, out) as target:
-        pipe(image, task["driving"], out=target, image_sha256=task["image_sha256"],
-             driving_sha256=task["driving_sha256"])
+        pipe(image, str(resolve(task["driving"], run_dir)), out=target, image_sha256=task["image_sha256"],
+             driving_sha256=None if row.get("parent") else task["driving_sha256"])
 
 
 def _dub(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
@@ -177,10 +178,28 @@ def _dub(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     pipe = _cached({"dubbing": fields}, lambda: DubbingPipeline.from_config(DubbingConfig(**fields, threads=1)))
     pipe.render_in_thread = not one_core
     audio = np.load(run_dir / task["audio"], allow_pickle=False)
+    video = resolve(task["video"], run_dir)
+    audio_sha256 = task["audio_sha256"]
+    if task.get("fit"):
+        audio = fit_to_video(audio, video)
+        audio_sha256 = None  # the pipeline hashes the fitted track
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
     with _final_encode(task, out) as target:
-        pipe(task["video"], audio, out=target, seed=row["seed"], video_sha256=task["video_sha256"],
-             audio_sha256=task["audio_sha256"])
+        pipe(str(video), audio, out=target, seed=row["seed"],
+             video_sha256=None if row.get("parent") else task["video_sha256"], audio_sha256=audio_sha256)
+
+
+def fit_to_video(audio: np.ndarray, video: Path, rate: int = 16000) -> np.ndarray:
+    """``audio`` cut, or padded with silence, to the length of ``video``'s frames: a dub of it then has exactly
+    the video's frame count (the dub lasts as long as its speech)."""
+    from forgebench.media.video import probe_video
+
+    info = probe_video(video)
+    n = int(round(info.n_frames / info.fps * rate))
+    if n <= 0:
+        raise InputError(f"{video} has no frames to dub")
+    audio = np.asarray(audio, np.float32)[:n]
+    return np.pad(audio, (0, n - len(audio))) if len(audio) < n else audio
 
 
 def _as_file(run_dir: Path, npy_rel: str, suffix: str) -> Path:

@@ -10,6 +10,7 @@ ids, so a changed video gives new clips). Each keeps the identity its adapter gi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +31,38 @@ class VideoItem:
     source_id: str
     path: str
     sha256: str
+    track: str = ""  # the speech track of the same span (``speech.from_real``): ``pairing: own`` starts after it
+    parent: str = ""  # a corpus clip (a normalised real segment): made before the rows it drives
+
+
+def real_track_id(source_id: str, path: str, k: int) -> str:
+    """The id of ``speech.from_real``'s track of segment ``k`` of the real clip ``path`` (the whole clip: 0)."""
+    stem = hashlib.sha256(path.encode()).hexdigest()[:6]
+    return f"real-{source_id.replace(':', '-').replace('/', '-')}-{stem}-{k}"
+
+
+def framed(spec: Spec, gen) -> bool:
+    """A reenactment or dubbing generator over the real clips of a spec that normalises them takes the
+    normalised real clips (framed, cut and resampled like the real rows), not the original files: its
+    fakes are then framed, sized and timed like the real clips (:func:`~forgebench.benchmarks.plan.plan`)."""
+    if gen.kind not in FAMILY_KINDS:
+        return False
+    return (gen.params.driving if gen.kind == "reenactment" else gen.params.videos) == "real" \
+        and spec.normalize is not None
 
 
 def video_inputs(spec: Spec, real_clips: list[SourceClip]) -> dict[str, list[VideoItem]]:
-    """Per reenactment or dubbing generator (by name): its videos. Files are hashed once per call."""
+    """Per reenactment or dubbing generator (by name): its videos. Files are hashed once per call.
+
+    A :func:`framed` generator's videos are listed (so a build without real clips says it has none) but the
+    planner drives it with the normalised real clips instead."""
     hashes: dict[str, str] = {}
     out: dict[str, list[VideoItem]] = {}
     for gen in spec.generators:
         if gen.kind not in FAMILY_KINDS:
+            continue
+        if framed(spec, gen):
+            out[gen.name] = [VideoItem(c.path, c.source_id, c.path, "") for c in real_clips if c.label == "real"]
             continue
         sources = gen.params.driving if gen.kind == "reenactment" else gen.params.videos
         found: dict[str, str] = {}  # path -> source_id
@@ -54,7 +79,8 @@ def video_inputs(spec: Spec, real_clips: list[SourceClip]) -> dict[str, list[Vid
             if path not in hashes:
                 hashes[path] = sha256_file(path)
             sid, stem = found[path], Path(path).stem
-            items.append(VideoItem(sid if sid.endswith(stem) else f"{sid}/{stem}", sid, path, hashes[path]))
+            items.append(VideoItem(sid if sid.endswith(stem) else f"{sid}/{stem}", sid, path, hashes[path],
+                                   track=real_track_id(sid, path, 0)))
         out[gen.name] = items
     return out
 

@@ -249,7 +249,7 @@ class DubbingPipeline:
         rate = fps if isinstance(video, np.ndarray | list | tuple) else _check_length(video, name)
         if rate is None or not rate > 0:
             raise InputError("frames given as an array need their frame rate (fps)")
-        n_out = math.ceil(len(audio) / AUDIO_RATE * rate)
+        n_out = math.ceil(round(len(audio) * rate / AUDIO_RATE, 6))  # 28 frames' samples: 28, not 28.000...04
         # Frames past the speech are never shown; one second is decoded at least, to check the length.
         need = max(n_out, math.ceil(MIN_VIDEO_SECONDS * rate))
         with watch("analyze_video"):

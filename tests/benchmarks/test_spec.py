@@ -109,7 +109,8 @@ def test_real_only_spec_needs_no_identities_or_speech(tmp_path):
     bundled = load_spec("detector-training")
     assert bundled.identities.from_real.crop == "face" and bundled.speech.from_real is not None
     assert bundled.normalize.crop == "face" and bundled.pairing == "own"
-    assert {g.kind for g in bundled.generators} == {"forgebench", "selfblend"}
+    assert {g.kind for g in bundled.generators} == {"forgebench", "selfblend", "reenactment", "dubbing"}
+    assert all(g.params.pairing == "own" for g in bundled.generators if g.kind in ("reenactment", "dubbing"))
     with pytest.raises(InputError, match=r"generators\[0\]\.params\.region: Input should be 'face' or 'mouth'"):
         load_spec(write(tmp_path, "name: r\ngenerators: [{name: s, kind: selfblend, params: {region: eyes}}]\n"))
     with pytest.raises(InputError, match=r"normalize\.crop: Input should be 'centre' or 'face'"):

@@ -79,6 +79,13 @@ def test_output_has_the_speechs_length_and_audio_with_ping_pong(dubbed, talking)
     assert prov["family"] == "dubbing" and prov["motion_model"] == "procedural" and prov["synthetic"] == "true"
 
 
+def test_speech_of_a_whole_number_of_frames_gives_that_many(talking):
+    """1.12 s of speech is 28 frames at 25 fps (float division says 28.000000000000004: not 29)."""
+    video, _ = talking
+    result = DubbingPipeline.from_config(DubbingConfig())(video, _gated(28 / FPS, SPEECH_B, seed=3))
+    assert result.n_frames == 28 == len(result.track.expression)
+
+
 def test_the_upper_face_is_kept(dubbed, talking):
     """After H.264 and the watermark (both change every pixel a little), the upper face of each output frame
     is within 38 dB PSNR of its source frame (its lower face is not: that is what changed)."""
