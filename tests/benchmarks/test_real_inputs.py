@@ -101,7 +101,7 @@ def test_detector_training_families_are_framed_sized_and_timed_like_their_real_s
     assert res.n_failed == 0, m[m["status"] == "failed"]["reason"].tolist()
     assert (m.groupby(["source_id", "generator"]).size() == 2).all() and len(m) == 12
     reals = m[m["label"] == "real"]
-    for cid, row in m[m["label"] == "fake"].iterrows():
+    for _, row in m[m["label"] == "fake"].iterrows():
         parent = reals.loc[row["parent"]]  # the real segment it was made from
         assert parent["source_id"] == row["source_id"] and parent["split"] == row["split"]
         fake_info, real_info = probe_video(run / row["path"]), probe_video(run / parent["path"])
