@@ -41,6 +41,18 @@ def test_tiny_builds_with_expected_rows(reference):
     assert res.notes  # builtin variants are one person: the build says so
 
 
+def test_each_clip_has_its_own_motion_seed(reference):
+    from forgebench.benchmarks.plan import clip_seed
+
+    run, _ = reference
+    m = read_manifest(run)
+    fakes = m[(m["family"] == "audio-driven") & (m["perturbation"] == "none")]
+    assert fakes["seed"].nunique() == len(fakes) > 1  # not the spec's one seed for all: no shared blink times
+    assert clip_seed(0, "a", "b") == clip_seed(0, "a", "b") != clip_seed(1, "a", "b")
+    assert len({clip_seed(0, "a", "b"), clip_seed(0, "c", "b"), clip_seed(0, "a", "d")}) == 3
+    assert all(0 <= s < 2**31 for s in fakes["seed"])
+
+
 def test_same_spec_twice_gives_identical_manifest_and_bytes(reference, tmp_path):
     run, _ = reference
     build_corpus(load_spec("tiny"), tmp_path, progress=False)

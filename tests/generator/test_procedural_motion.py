@@ -114,6 +114,34 @@ def test_blink_schedule_rate_matches_request():
     assert 15.0 <= rate <= 19.0  # requested 18/min minus the blink durations and refractory floor
 
 
+def test_first_blink_comes_within_a_short_clip():
+    # Uniform from 0.3 s over one mean interval, capped at 2.5 s: a 3 s clip shows a whole blink (<= 0.38 s).
+    for rate, last in ((18.0, 2.5), (6.0, 2.5), (60.0, 1.0)):
+        onsets = np.array([blink_schedule(seed, 3.0, rate)[0, 0] for seed in range(300)])
+        assert onsets.min() >= 0.3 and onsets.max() <= last
+        assert np.quantile(onsets, 0.9) > 0.3 + 0.8 * (last - 0.3)  # spread over the range, not bunched
+
+
+def test_short_clip_has_a_blink_the_analyzer_measures(tmp_path):
+    """A 3 s clip at 256x256 blinks at any seed, and the face analyzer (what ``blink_rate`` reads) sees it."""
+    from forgebench.generator.config import GenerationConfig
+    from forgebench.generator.defaults import default_portrait
+    from forgebench.generator.pipeline import TalkingFacePipeline
+    from forgebench.media.analyze import analyze_video
+    from forgebench.metrics.motion import blink_events, blink_stats
+
+    audio, _ = _speechlike(3.0)
+    pipe = TalkingFacePipeline.from_config(GenerationConfig(size=256))
+    for seed in (0, 3):  # seed 0's first blink used to start at 3.0 s, after the clip
+        result = pipe(default_portrait(), audio, out=tmp_path / f"{seed}.mp4", seed=seed)
+        driven = (result.track.expr("blink_left") + result.track.expr("blink_right")) / 2
+        measured = analyze_video(result.path)
+        closure = (measured.expr("blink_left") + measured.expr("blink_right")) / 2
+        assert len(blink_events(driven)) >= 1
+        assert len(blink_events(np.where(measured.valid, closure, 0.0))) >= 1
+        assert blink_stats(measured)[0] > 0
+
+
 def test_head_motion_is_plausible_and_smooth(speech, gen):
     feats = speech[2]
     for seed in range(4):
