@@ -241,6 +241,9 @@ def add_bench_generate(bench: argparse._SubParsersAction) -> None:
     p.add_argument("--motion", default="procedural")
     p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")
     p.add_argument("--audio", type=Path, help="speech (default: synthetic speech-like audio)")
+    p.add_argument("--process-runs", type=number(int, 0, 20), default=1,
+                   help="also time 'forgebench generate' as a new process, start-up included, this many times "
+                        "(median; 0: not)")
     p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
     p.set_defaults(func=_cmd_bench_generate)
 
