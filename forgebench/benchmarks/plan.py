@@ -184,13 +184,15 @@ def framed_family_rows(spec: Spec, base: list[dict], idents: list[InputItem], au
     # sha256: the segment's clip id, a content hash of everything that determines its bytes
     segments = [VideoItem(r["task"]["track"], r["source_id"], r["path"], r["clip_id"], track=r["task"]["track"],
                           parent=r["clip_id"]) for r in reals]
+    frames = {r["clip_id"]: {k: r["task"][k] for k in ("src", "size", "fps", "crop", "face_scale", "start", "seconds")}
+              for r in reals}
     rows = []
     for gen in gens:
         items = segments[: gen.params.max_videos]
         if gen.kind == "reenactment":
             rows.extend(reenactment_rows(spec, gen, idents, items))
         else:
-            rows.extend(dubbing_rows(spec, gen, items, audios))
+            rows.extend(dubbing_rows(spec, gen, items, audios, frames))
     return rows
 
 
@@ -234,14 +236,20 @@ def _own_dub_pairs(sources: list[VideoItem], audios: list[InputItem], seeds: lis
             yield video, tracks[k % len(tracks)], seed
 
 
-def dubbing_rows(spec: Spec, gen, sources: list[VideoItem], audios: list[InputItem]) -> list[dict]:
+def dubbing_rows(spec: Spec, gen, sources: list[VideoItem], audios: list[InputItem],
+                 frames: dict[str, dict] | None = None) -> list[dict]:
     """Real video i re-synced to speech (i + k) mod n per seed k (``cycle``), to every speech (``all``), or to
     the next track of its own person (``own``: the speech is cut, or padded with silence, to the video's
-    length, so the dub lasts exactly as long as its video)."""
+    length, so the dub lasts exactly as long as its video).
+
+    ``frames`` (normalised real segments, by clip id): the dub is made from the segment's frames decoded from the
+    source file and framed exactly as ``normalize`` frames them (not from the encoded segment), so it carries
+    the same generations of compression as the other generated clips (render, then the final encode)."""
     p = gen.params
     own = (p.pairing or spec.pairing) == "own"
     chash = content_id({"dubbing": DubbingConfig(motion=p.motion, crf=p.crf, preset=p.preset).config_hash(),
-                        **_final_encode(spec), **({"fit": True} if own else {})})
+                        **_final_encode(spec), **({"fit": True} if own else {}),
+                        **({"frames": "source"} if frames else {})})
     pairs = _own_dub_pairs(sources, audios, p.seeds) if own else _pairs(spec, sources, audios, p.seeds, p.pairing)
     rows = []
     for video, audio, seed in pairs:
@@ -252,6 +260,7 @@ def dubbing_rows(spec: Spec, gen, sources: list[VideoItem], audios: list[InputIt
                          config_hash=chash, seed=seed, path=clip_rel_path(cid), kind="dubbing", family="dubbing",
                          parent=video.parent,
                          task={"video": video.path, "video_sha256": video.sha256, "audio": audio.file, "fit": own,
+                               "frames": (frames or {}).get(video.parent),
                                "audio_sha256": audio.sha256, "motion": p.motion, "crf": p.crf,
                                "preset": p.preset, "epoch": spec.source_date_epoch, **_final_encode(spec)}))
     return rows

@@ -178,26 +178,37 @@ def _dub(row: dict, run_dir: Path, out: Path, one_core: bool) -> None:
     pipe = _cached({"dubbing": fields}, lambda: DubbingPipeline.from_config(DubbingConfig(**fields, threads=1)))
     pipe.render_in_thread = not one_core
     audio = np.load(run_dir / task["audio"], allow_pickle=False)
-    video = resolve(task["video"], run_dir)
-    audio_sha256 = task["audio_sha256"]
+    audio_sha256, fps = task["audio_sha256"], None
+    frame = task.get("frames")
+    if frame:  # a normalised real segment's frames, framed from its source exactly as normalize frames them
+        from forgebench.benchmarks.perturb import normalized_frames
+
+        src = resolve(frame["src"], run_dir)
+        video = np.stack(list(normalized_frames(src, frame["size"], frame["fps"], frame["crop"], frame["face_scale"],
+                                                frame["start"], frame["seconds"])))
+        fps = rate = float(frame["fps"])
+        n_frames = len(video)
+    else:
+        from forgebench.media.video import probe_video
+
+        video = str(resolve(task["video"], run_dir))
+        info = probe_video(video)
+        n_frames, rate = info.n_frames, info.fps
     if task.get("fit"):
-        audio = fit_to_video(audio, video)
+        audio = fit_to_frames(audio, n_frames, rate)
         audio_sha256 = None  # the pipeline hashes the fitted track
     os.environ["SOURCE_DATE_EPOCH"] = str(task["epoch"])
     with _final_encode(task, out) as target:
-        pipe(str(video), audio, out=target, seed=row["seed"],
+        pipe(video, audio, fps=fps, out=target, seed=row["seed"], video_name=task["video"] if frame else None,
              video_sha256=None if row.get("parent") else task["video_sha256"], audio_sha256=audio_sha256)
 
 
-def fit_to_video(audio: np.ndarray, video: Path, rate: int = 16000) -> np.ndarray:
-    """``audio`` cut, or padded with silence, to the length of ``video``'s frames: a dub of it then has exactly
-    the video's frame count (the dub lasts as long as its speech)."""
-    from forgebench.media.video import probe_video
-
-    info = probe_video(video)
-    n = int(round(info.n_frames / info.fps * rate))
+def fit_to_frames(audio: np.ndarray, n_frames: int, fps: float, rate: int = 16000) -> np.ndarray:
+    """``audio`` cut, or padded with silence, to ``n_frames`` at ``fps``: a dub of it then has exactly that many
+    frames (a dub lasts as long as its speech)."""
+    n = int(round(n_frames / fps * rate))
     if n <= 0:
-        raise InputError(f"{video} has no frames to dub")
+        raise InputError("the video has no frames to dub")
     audio = np.asarray(audio, np.float32)[:n]
     return np.pad(audio, (0, n - len(audio))) if len(audio) < n else audio
 
