@@ -109,8 +109,11 @@ def test_real_only_spec_needs_no_identities_or_speech(tmp_path):
     bundled = load_spec("detector-training")
     assert bundled.identities.from_real.crop == "face" and bundled.speech.from_real is not None
     assert bundled.normalize.crop == "face" and bundled.pairing == "own"
-    assert {g.kind for g in bundled.generators} == {"forgebench", "selfblend", "reenactment", "dubbing"}
-    assert all(g.params.pairing == "own" for g in bundled.generators if g.kind in ("reenactment", "dubbing"))
+    assert {g.kind for g in bundled.generators} == {"forgebench", "selfblend"}
+    families = load_spec("detector-training-families")  # the same plus every video-driven family, own pairing
+    assert families.normalize == bundled.normalize and families.pairing == "own"
+    assert {g.kind for g in families.generators} == {"forgebench", "selfblend", "reenactment", "dubbing"}
+    assert all(g.params.pairing == "own" for g in families.generators if g.kind in ("reenactment", "dubbing"))
     with pytest.raises(InputError, match=r"generators\[0\]\.params\.region: Input should be 'face' or 'mouth'"):
         load_spec(write(tmp_path, "name: r\ngenerators: [{name: s, kind: selfblend, params: {region: eyes}}]\n"))
     with pytest.raises(InputError, match=r"normalize\.crop: Input should be 'centre' or 'face'"):
