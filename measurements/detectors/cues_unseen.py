@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--folds", default="0,1,2")
     ap.add_argument("--register", help="a Python file registering extra (experimental) detectors in this process")
     ap.add_argument("--table", default="cues_scores", help="name of the result table")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (the pretrained backbones)")
     ap.add_argument("--drop-generators", default="", help="ablation: remove these generators' rows (e.g. the "
                     "pseudo-fakes sbi-face,sbi-mouth) from the fold manifests; splits are kept")
     a = ap.parse_args()
@@ -58,7 +59,7 @@ def main() -> int:
     import pandas as pd
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(a.threads)
     u = load_harness()
     paths = u.prepare_folds(a.corpus_variant)
     variant_label = a.corpus_variant

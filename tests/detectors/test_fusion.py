@@ -152,3 +152,16 @@ def test_save_load_layout_and_bad_params(corpus, cache_dir, tmp_path):
                        ({"member_params": '{"meso4": {}}'}, "not a member")):
         with pytest.raises(ForgebenchError, match=match):
             FusionDetector(**bad)
+
+
+def test_pretrained_member_without_weights_is_skipped(corpus, cache_dir, tmp_path, monkeypatch, capsys):
+    """A real probe member (not a stub) with no weights in FORGEBENCH_HOME: one note, the fusion uses the others."""
+    monkeypatch.setenv("FORGEBENCH_HOME", str(tmp_path / "empty-home"))
+    train, val, test = sets(corpus)
+    det = make(cache_dir, members="i3d_probe,liveliness",
+               member_params=json.dumps({"i3d_probe": SHARED, "liveliness": SHARED}))
+    capsys.readouterr()
+    det.fit(train, val)
+    assert "fusion: skipping member i3d_probe: weights 'i3d_kinetics400'" in capsys.readouterr().err
+    assert [m.registry_name for m in det.members_] == ["liveliness"]
+    assert np.isfinite(det.predict_proba(test)).all()
