@@ -72,6 +72,8 @@ class ReenactmentConfig:
     mute: bool = _option(False, "leave out the driving video's audio (a silent output)")
     dense: bool = _option(True, "also transfer the driver's whole face-mesh change, not only the seven "
                                 "expression coefficients (lip shapes, cheeks, asymmetries)")
+    camera: bool = _option(True, "move the background and body with the driving video's camera (its measured "
+                                 "pan, zoom and roll around the face); off: they stay still")
 
     def __post_init__(self) -> None:
         if self.size < 64 or self.size % 2:

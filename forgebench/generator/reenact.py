@@ -154,10 +154,16 @@ class ReenactmentPipeline:
             dense = DenseMotion(video.track.landmarks, video.track.valid, int(track.meta["reference_frame"]),
                                 scale=cfg.expression_scale)
 
+        cameras = None
+        if cfg.camera:
+            with watch("camera"):
+                cameras = self._camera(driving, video, renderer, int(track.meta["reference_frame"]))
+
         def render(t: int) -> np.ndarray:
             offsets = None if dense is None else dense_offsets(renderer.rig, dense.change(t), track.expression[t],
                                                                track.gaze[t])
-            return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets)
+            camera = None if cameras is None else cameras[t]
+            return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets, camera=camera)
 
         t3 = time.perf_counter()
         result.path, first = render_and_write(
@@ -166,6 +172,32 @@ class ReenactmentPipeline:
         result.first_frame_latency = first - t3
         timings["total"] = time.perf_counter() - t0
         return result
+
+
+    def _camera(self, driving: str | Path | np.ndarray, video, renderer: FaceRenderer, reference: int) -> np.ndarray:
+        """The driver's camera motion per frame (:mod:`forgebench.generator.camera`) in the portrait's pixels."""
+        from forgebench.generator.camera import estimate_camera, to_portrait, work_size
+        from forgebench.media import face_geometry as fg
+
+        n, size = video.n_frames, (video.width, video.height)
+        if isinstance(driving, np.ndarray | list | tuple):
+            frames = (np.asarray(f) for f in driving[:n])
+        else:  # a second, small decode: the analyzer keeps no frames (a long driver would not fit)
+            from forgebench.media.video import iter_frames
+
+            small = work_size(*size)
+            frames = (f for _, f in zip(range(n), iter_frames(driving, size=(small[0] + small[0] % 2,
+                                                                            small[1] + small[1] % 2)), strict=False))
+        landmarks = video.track.landmarks
+        motion = estimate_camera(frames, size, landmarks, video.track.valid, reference)
+        if len(motion) < n:  # a short decode: hold the last motion
+            motion = np.concatenate([motion, np.repeat(motion[-1:], n - len(motion), axis=0)])
+        if landmarks is None:
+            return motion
+        d_eyes, p_eyes = fg.eye_centres(landmarks[reference][:, :2]), fg.eye_centres(renderer.source_points[:, :2])
+        return to_portrait(motion, (d_eyes[0] + d_eyes[1]) / 2, float(np.linalg.norm(d_eyes[1] - d_eyes[0])),
+                           (p_eyes[0] + p_eyes[1]) / 2, float(np.linalg.norm(p_eyes[1] - p_eyes[0])),
+                           share=self.retargeter.pose_scale)
 
 
 def _probe_fps(path: str | Path) -> float:

@@ -178,22 +178,36 @@ class HeadLayers:
                                  np.stack([np.full_like(ty, -1.0), ty], 1), np.stack([np.full_like(ty, w), ty], 1)])
         return np.unique(np.concatenate([grid, border]).round(3), axis=0)
 
-    def anchor_displacement(self, pose: np.ndarray) -> np.ndarray:
-        """[A, 2] displacement of the anchors under ``pose``: the head sphere's motion, faded below the jaw."""
-        moved = fg.pose_to_points(self._canonical, pose, self.width, self.height)[:, :2]
-        return (moved - self.anchors) * self._weights
+    def anchor_displacement(self, pose: np.ndarray, camera: np.ndarray | None = None) -> np.ndarray:
+        """[A, 2] displacement of the anchors under ``pose``: the head sphere's motion, faded below the jaw.
 
-    def render(self, backward_map: np.ndarray, reach: float, face: np.ndarray | None = None) -> np.ndarray:
+        With ``camera`` [2, 3] (the plate's motion, :meth:`render`) the anchors fade to that instead of to rest.
+        """
+        moved = fg.pose_to_points(self._canonical, pose, self.width, self.height)[:, :2]
+        if camera is None:
+            return (moved - self.anchors) * self._weights
+        rest = self.anchors @ camera[:, :2].T + camera[:, 2]
+        return (moved - self.anchors) * self._weights + (rest - self.anchors) * (1.0 - self._weights)
+
+    def render(self, backward_map: np.ndarray, reach: float, face: np.ndarray | None = None,
+               camera: np.ndarray | None = None) -> np.ndarray:
         """The frame: the head layer warped by ``backward_map`` [H, W, 2] over the still plate.
 
         ``reach`` bounds how far (pixels) any part of the head moved, so that only the region the head
         can cover is warped and blended; the rest of the frame is the plate as it is. ``face`` [H, W]
-        bool: where the rasterised face lies in this frame; it is then the face's alpha.
+        bool: where the rasterised face lies in this frame; it is then the face's alpha. ``camera``
+        [2, 3]: the plate is moved by this similarity (``x_frame = camera @ [x_portrait, 1]``; a
+        reenactment's driver camera, :mod:`forgebench.generator.camera`), mirrored at its edge where it
+        uncovers the frame.
         """
         x0, y0, x1, y1 = self.box
         m = int(np.ceil(reach)) + 2
         x0, y0, x1, y1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, self.width), min(y1 + m, self.height)
-        frame = self.plate.copy()
+        if camera is None:
+            frame = self.plate.copy()
+        else:
+            frame = cv2.warpAffine(self.plate, np.asarray(camera, np.float64), (self.width, self.height),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         if x1 <= x0 or y1 <= y0:
             return frame
         rgba = self._rgba if face is None else self._rgba_hair

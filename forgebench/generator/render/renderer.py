@@ -89,6 +89,7 @@ class FaceRenderer:
             self._ring_weights = np.concatenate(weights)[:, None]
             border = border_anchors(self.width, self.height)
             self._n_border = len(border)
+            self._border = border
             control = np.concatenate([pts2d, *rings, border])
         self.warp = DenseWarp(control, self.width, self.height, grid_step=self.config.grid_step)
         self.teeth = OwnTeeth(source.image, pts2d, self.rig.canonical) \
@@ -141,21 +142,32 @@ class FaceRenderer:
             canonical = canonical + np.asarray(offsets, np.float64)
         return fg.pose_to_points(canonical, pose, self.width, self.height)
 
-    def displacement(self, points: np.ndarray, pose: np.ndarray) -> np.ndarray:
-        """Displacement [N, 2] of every control point for driven mesh ``points`` under ``pose``."""
+    def displacement(self, points: np.ndarray, pose: np.ndarray, camera: np.ndarray | None = None) -> np.ndarray:
+        """Displacement [N, 2] of every control point for driven mesh ``points`` under ``pose``.
+
+        ``camera`` [2, 3]: the plate's motion (:meth:`render`); what does not follow the head follows it.
+        """
         d = points[:, :2] - self.source_points[:, :2]
         if self.layers is not None:
-            return np.concatenate([d, self.layers.anchor_displacement(pose)])
+            return np.concatenate([d, self.layers.anchor_displacement(pose, camera)])
         ring = np.tile(d[_OVAL], (len(ANCHOR_RINGS), 1)) * self._ring_weights
-        return np.concatenate([d, ring, np.zeros((self._n_border, 2))])
+        border = np.zeros((self._n_border, 2))
+        if camera is not None:
+            border = self._border @ camera[:, :2].T + camera[:, 2] - self._border
+        return np.concatenate([d, ring, border])
 
     def render(self, pose: np.ndarray, expression: np.ndarray, gaze: np.ndarray | None = None,
-               offsets: np.ndarray | None = None) -> np.ndarray:
-        """One frame: [H, W, 3] uint8. ``offsets`` [478, 3]: dense canonical displacements after the rig."""
+               offsets: np.ndarray | None = None, camera: np.ndarray | None = None) -> np.ndarray:
+        """One frame: [H, W, 3] uint8. ``offsets`` [478, 3]: dense canonical displacements after the rig.
+
+        ``camera`` [2, 3]: a similarity moving everything that is not the head (background, body) from the
+        portrait's place to the frame's (reenactment: the driver's camera motion); None keeps it still.
+        """
         t = time.perf_counter() if self.profile is not None else 0.0
+        camera = None if camera is None else np.asarray(camera, np.float64)
         points = self.vertices(pose, expression, gaze, offsets)
         t = self._lap("mesh", t)
-        displacement = self.displacement(points, pose)
+        displacement = self.displacement(points, pose, camera)
         backward = self.warp.backward_map(displacement)
         t = self._lap("warp map", t)
         rows = None
@@ -170,7 +182,7 @@ class FaceRenderer:
             t = self._lap("raster", t)
         if self.layers is not None:
             face = self.raster.last_covered if self.raster is not None else None
-            frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)), face)
+            frame = self.layers.render(backward, float(np.abs(displacement).max(initial=0.0)), face, camera)
         else:
             frame = cv2.remap(self._image_f, backward, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         t = self._lap("remap + layers", t)
