@@ -7,7 +7,8 @@ it, everything around the face moves too; a still plate leaves all of that behin
 takes the reference frame's background and body to that frame's:
 
 * corners (``cv2.goodFeaturesToTrack``) outside the tracked face (its hull dilated by ``face_margin_iod``
-  inter-ocular distances: the face and hair move with the head, which the pose already carries) are
+  inter-ocular distances, and the band above the chin within ``hair_margin_iod`` of it, where the hair
+  is: face and hair move with the head, which the pose already carries) are
   followed from each frame to the next by pyramidal Lucas-Kanade flow, kept only when tracking them
   back lands within ``fb_px`` of where they started;
 * ``cv2.estimateAffinePartial2D`` with RANSAC fits the step; a step with fewer than ``min_inliers``
@@ -42,6 +43,7 @@ class CameraConfig:
     max_corners: int = 120
     min_distance: int = 7
     face_margin_iod: float = 0.6  # the face hull grown by this many IODs is left out
+    hair_margin_iod: float = 0.8  # and everything above the chin within this many IODs beside the face (hair)
     fb_px: float = 1.0  # forward-backward tracking error allowed
     ransac_px: float = 1.0
     min_inliers: int = 12
@@ -49,7 +51,8 @@ class CameraConfig:
     smooth_frames: float = 0.7  # Gaussian sigma over the steps' parameters; 0: none
 
 
-def _face_mask(shape: tuple[int, int], points: np.ndarray | None, margin_iod: float) -> np.ndarray:
+def _face_mask(shape: tuple[int, int], points: np.ndarray | None, margin_iod: float,
+               hair_iod: float = 0.0) -> np.ndarray:
     """uint8 mask, 255 where corners may be taken: everywhere except the grown face hull."""
     mask = np.full(shape, 255, np.uint8)
     if points is None or not np.isfinite(points).all():
@@ -60,7 +63,12 @@ def _face_mask(shape: tuple[int, int], points: np.ndarray | None, margin_iod: fl
     hull = cv2.convexHull(np.round(oval).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 0)
     r = max(1, int(round(margin_iod * iod)))
-    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    if hair_iod > 0:  # hair moves with the head, not with the camera: the band above the chin beside the face
+        x0, x1 = oval[:, 0].min() - hair_iod * iod, oval[:, 0].max() + hair_iod * iod
+        y1 = oval[:, 1].max()
+        mask[: max(0, int(round(y1))), max(0, int(np.floor(x0))): max(0, int(np.ceil(x1)) + 1)] = 0
+    return mask
 
 
 def _grey(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -138,7 +146,7 @@ def estimate_camera(frames: Iterable[np.ndarray], frame_size: tuple[int, int], l
         else:
             pts_t = last_pts
         if prev is not None:
-            mask = _face_mask(prev.shape, last_pts, cfg.face_margin_iod)
+            mask = _face_mask(prev.shape, last_pts, cfg.face_margin_iod, cfg.hair_margin_iod)
             step = estimate_step(prev, grey, mask, cfg)
             steps.append(np.eye(2, 3) if step is None else step)
         prev, last_pts = grey, pts_t
