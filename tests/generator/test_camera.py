@@ -102,7 +102,7 @@ def test_the_plate_follows_the_camera_and_the_identity_changes_nothing(source_fa
     moved = renderer.render(pose, expr, gaze, camera=shift).astype(int)
     near_head = cv2.dilate((layers.alpha > 0.01).astype(np.uint8), np.ones((25, 25), np.uint8)) > 0
     away = ~near_head
-    away[:, :8] = False  # where the plate's mirrored edge comes in
+    away[:, :8] = False  # where the plate's edge is repeated
     assert away.sum() > 1000
     expected = np.roll(layers.plate, 5, axis=1).astype(int)
     np.testing.assert_array_equal(moved[away], expected[away])

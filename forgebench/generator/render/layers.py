@@ -197,8 +197,8 @@ class HeadLayers:
         can cover is warped and blended; the rest of the frame is the plate as it is. ``face`` [H, W]
         bool: where the rasterised face lies in this frame; it is then the face's alpha. ``camera``
         [2, 3]: the plate is moved by this similarity (``x_frame = camera @ [x_portrait, 1]``; a
-        reenactment's driver camera, :mod:`forgebench.generator.camera`), mirrored at its edge where it
-        uncovers the frame.
+        reenactment's driver camera, :mod:`forgebench.generator.camera`), its edge pixels repeated where
+        it uncovers the frame (closer to the real frame than a mirror: LivePortrait d20 L1 0.056 vs 0.067).
         """
         x0, y0, x1, y1 = self.box
         m = int(np.ceil(reach)) + 2
@@ -207,7 +207,7 @@ class HeadLayers:
             frame = self.plate.copy()
         else:
             frame = cv2.warpAffine(self.plate, np.asarray(camera, np.float64), (self.width, self.height),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if x1 <= x0 or y1 <= y0:
             return frame
         rgba = self._rgba if face is None else self._rgba_hair
