@@ -169,19 +169,19 @@ class TalkingFacePipeline:
     ) -> GenerationResult:
         cfg = self.config
         timings: dict[str, float] = {}
+        watch = Stopwatch(timings)
         t0 = time.perf_counter()
-        source = self.analyzer(image, name=image_name)
-        renderer = FaceRenderer(source, self.renderer_config) if out is not None else None
-        timings["analyze"] = time.perf_counter() - t0
+        with watch("analyze"):
+            source = self.analyzer(image, name=image_name)
+            renderer = FaceRenderer(source, self.renderer_config) if out is not None else None
 
         t_audio = time.perf_counter()
-        features = extract_audio_features(audio, cfg.fps, self.audio_features)
-        timings["audio_features"] = time.perf_counter() - t_audio
-        t1 = time.perf_counter()
-        state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
-        track = self.motion.generate(features, state, seed, **(controls or {}))
-        track.meta.update(motion=cfg.motion, seed=seed, width=source.width, height=source.height)
-        timings["motion"] = time.perf_counter() - t1
+        with watch("audio_features"):
+            features = extract_audio_features(audio, cfg.fps, self.audio_features)
+        with watch("motion"):
+            state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
+            track = self.motion.generate(features, state, seed, **(controls or {}))
+            track.meta.update(motion=cfg.motion, seed=seed, width=source.width, height=source.height)
 
         provenance = {
             "generator": "forgebench",
