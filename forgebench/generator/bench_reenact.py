@@ -56,10 +56,14 @@ def centre_square(video: str | Path, size: int, seconds: float) -> tuple[np.ndar
     return np.stack(frames), info.fps
 
 
-def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = True) -> dict[str, object]:
-    """Time every stage of self-reenacting ``frames`` [T, S, S, 3] from their own first frame."""
+def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = True,
+                           camera: bool = True) -> dict[str, object]:
+    """Time every stage of self-reenacting ``frames`` [T, S, S, 3] from their own first frame (the driver's
+    camera measured and applied unless ``camera`` is False, as ``generate --no-camera``)."""
     from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
+    from forgebench.generator.camera import BackgroundMeter, CameraMeter, expose
     from forgebench.generator.motion.base import SourceState
+    from forgebench.generator.reenact import driver_camera
     from forgebench.generator.render.renderer import FaceRenderer
     from forgebench.generator.render.rig import DenseMotion, dense_offsets
     from forgebench.generator.retarget import retarget
@@ -68,7 +72,8 @@ def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = 
     from forgebench.provenance.watermark import Watermarker
 
     n, size = len(frames), frames.shape[1]
-    out: dict[str, object] = {"frames": n, "size": size, "dense": dense, "load_before": os.getloadavg()[0]}
+    out: dict[str, object] = {"frames": n, "size": size, "dense": dense, "camera": camera,
+                              "load_before": os.getloadavg()[0]}
     t0 = time.perf_counter()
     source = SourceAnalyzer(AnalyzerConfig(size=size, crop="full"))(frames[0])
     out["analyze_source_ms"] = (time.perf_counter() - t0) * 1000
@@ -78,14 +83,27 @@ def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = 
 
     stages: dict[str, float] = {}
     cpu: dict[str, float] = {}  # process CPU seconds: what a stage costs without the other jobs on a shared machine
+    meter = BackgroundMeter(CameraMeter()) if camera else None  # the driver's camera, beside its tracking
     t0, c0 = time.perf_counter(), time.process_time()
-    driver = track_video(iter(frames), fps, total=n)
-    stages["track driver"], cpu["track driver"] = time.perf_counter() - t0, time.process_time() - c0
+    try:
+        driver = track_video(iter(frames), fps, total=n, on_frame=None if meter is None else meter.add)
+    finally:
+        if meter is not None:
+            meter.close()
+    key = "track driver" if meter is None else "track driver + camera (a thread beside it)"
+    stages[key], cpu[key] = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
     state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
     track = retarget(driver, state, source_size=(size, size))
     motion = DenseMotion(driver.landmarks, driver.valid, int(track.meta["reference_frame"])) if dense else None
     stages["retarget"], cpu["retarget"] = time.perf_counter() - t0, time.process_time() - c0
+    cam = None
+    if meter is not None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        cam = driver_camera(meter, driver, renderer, int(track.meta["reference_frame"]))
+        stages["camera (after tracking)"], cpu["camera (after tracking)"] = (time.perf_counter() - t0,
+                                                                           time.process_time() - c0)
+        out["camera_thread_cpu_ms_per_frame"] = meter.cpu_s / n * 1000
     renderer.profile = {}
     rendered = []
     t0, c0 = time.perf_counter(), time.process_time()
@@ -95,7 +113,12 @@ def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = 
             tt = time.perf_counter()
             offsets = dense_offsets(renderer.rig, motion.change(t), track.expression[t], track.gaze[t])
             renderer.profile["dense offsets"] = renderer.profile.get("dense offsets", 0.0) + time.perf_counter() - tt
-        rendered.append(renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets))
+        if cam is None:
+            rendered.append(renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets))
+        else:
+            frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets,
+                                    camera=cam.plate(t, (size, size)))
+            rendered.append(expose(frame, cam.gain[t]))
     stages["render"], cpu["render"] = time.perf_counter() - t0, time.process_time() - c0
     in_process = sum(stages.values())
     out["stages_ms_per_frame"] = {k: v / n * 1000 for k, v in stages.items()}
@@ -135,7 +158,7 @@ def cmd_bench_self_reenact(args: argparse.Namespace) -> int:
         frames, fps = default_driver(args.size, args.seconds), 25.0
     print(f"bench self-reenact: {len(frames)} frames at {args.size}x{args.size}, in process (frames in memory)",
           file=sys.stderr)
-    res = run_self_reenact_bench(frames, fps, dense=not args.no_dense)
+    res = run_self_reenact_bench(frames, fps, dense=not args.no_dense, camera=not args.no_camera)
     cpu = res["stages_cpu_ms_per_frame"]
     rows = [(f"  {k}", f"{v:.2f} ms/frame (CPU {cpu[k]:.2f})")  # type: ignore[index]
             for k, v in res["stages_ms_per_frame"].items()]  # type: ignore[union-attr]
@@ -143,9 +166,12 @@ def cmd_bench_self_reenact(args: argparse.Namespace) -> int:
     rows = [("analyze source (once)", f"{res['analyze_source_ms']:.0f} ms"),
             ("renderer setup (once: segmentation, layers, mesh)", f"{res['renderer_setup_ms']:.0f} ms"),
             ("stages", "")] + rows + [
-        ("in process: track + retarget + render", f"{res['in_process_fps']:.0f} frames/s "
+        ("in process: track + retarget + camera + render" if res["camera"] else
+         "in process: track + retarget + render", f"{res['in_process_fps']:.0f} frames/s "
                                                   f"({res['in_process_cpu_fps']:.0f} per CPU second)"),
         ("render only", f"{res['render_only_fps']:.0f} frames/s"),
+        *([("camera thread's own CPU", f"{res['camera_thread_cpu_ms_per_frame']:.2f} ms/frame")]
+          if "camera_thread_cpu_ms_per_frame" in res else []),
         ("beside it: watermark", f"{res['watermark_ms_per_frame']:.2f} ms/frame"),
         ("beside it: H.264 encode", f"{res['encode_ms_per_frame']:.2f} ms/frame"),
         ("L1 of the frames vs the driver (frames 1..T-1)", f"{res['l1_vs_driver']:.4f}"),

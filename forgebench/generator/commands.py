@@ -257,13 +257,15 @@ def _cmd_bench_self_reenact(args: argparse.Namespace) -> int:
 def add_bench_self_reenact(bench: argparse._SubParsersAction) -> None:
     p = bench.add_parser("self-reenact", help="in-process speed of self-reenactment, per stage",
                          description="Frames per second of self-reenactment in process (track the driver, retarget, "
-                                     "render; frames in memory), with the renderer's stages, on this machine. "
+                                     "measure the driver's camera, render; frames in memory), with the renderer's "
+                                     "stages, on this machine. "
                                      "Reports numbers; asserts nothing.")
     p.add_argument("--video", type=Path, help="a real talking-head clip (its centre square is used); "
                                               "default: a clip rendered from the built-in portrait")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--no-dense", action="store_true", help="the seven expression coefficients only")
+    p.add_argument("--no-camera", action="store_true", help="leave the driver's camera out (as generate --no-camera)")
     p.add_argument("-o", "--output", type=Path, help="also write the figures as JSON")
     p.set_defaults(func=_cmd_bench_self_reenact)
 

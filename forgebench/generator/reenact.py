@@ -28,6 +28,7 @@ import numpy as np
 from forgebench import __version__
 from forgebench.errors import InputError
 from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
+from forgebench.generator.camera import BackgroundMeter, CameraConfig, CameraMeter, CameraTrack, expose
 from forgebench.generator.config import ReenactmentConfig
 from forgebench.generator.motion.base import SourceState
 from forgebench.generator.pipeline import GenerationResult, Stopwatch, render_and_write, sha256_array
@@ -54,6 +55,7 @@ class ReenactmentPipeline:
     """Portrait + driving video -> video of the portrait moved like the driver. See the module docstring."""
 
     render_in_thread: bool = True
+    camera_config: CameraConfig | None = None  # the camera measurement's options (None: the defaults)
 
     def __init__(self, analyzer: SourceAnalyzer, video_analyzer: VideoAnalyzer, retargeter: RetargetConfig,
                  renderer_config: RendererConfig, writer: WriterConfig, config: ReenactmentConfig) -> None:
@@ -110,9 +112,16 @@ class ReenactmentPipeline:
         if cfg.max_seconds is not None:
             rate = fps if in_memory else _probe_fps(driving)
             max_frames = max(1, int(round(cfg.max_seconds * rate)))
-        with watch("analyze_driver"):
-            video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
-                                        progress=progress)
+        meter = None
+        if cfg.camera and out is not None:  # the driver's camera is measured beside its tracking
+            meter = BackgroundMeter(CameraMeter(config=self.camera_config))
+        try:
+            with watch("analyze_driver"):
+                video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
+                                            progress=progress, on_frame=None if meter is None else meter.add)
+        finally:
+            if meter is not None:
+                meter.close()
         if video.n_frames / video.fps > MAX_SECONDS:
             raise InputError(f"{name} is {video.n_frames / video.fps:.0f} s long; forgebench takes at most "
                              f"{MAX_SECONDS:g} s: cut it or set max_seconds")
@@ -154,16 +163,20 @@ class ReenactmentPipeline:
             dense = DenseMotion(video.track.landmarks, video.track.valid, int(track.meta["reference_frame"]),
                                 scale=cfg.expression_scale)
 
-        cameras = None
-        if cfg.camera:
-            with watch("camera"):
-                cameras = self._camera(driving, video, renderer, int(track.meta["reference_frame"]))
+        camera = None
+        if meter is not None:
+            with watch("camera"):  # what is left of it once the tracking pass is over
+                camera = driver_camera(meter, video.track, renderer, int(track.meta["reference_frame"]),
+                                       share=self.retargeter.pose_scale)
 
         def render(t: int) -> np.ndarray:
             offsets = None if dense is None else dense_offsets(renderer.rig, dense.change(t), track.expression[t],
                                                                track.gaze[t])
-            camera = None if cameras is None else cameras[t]
-            return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets, camera=camera)
+            if camera is None:
+                return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets)
+            frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets,
+                                    camera=camera.plate(t, (source.width, source.height)))
+            return expose(frame, camera.gain[t])
 
         t3 = time.perf_counter()
         result.path, first = render_and_write(
@@ -174,30 +187,29 @@ class ReenactmentPipeline:
         return result
 
 
-    def _camera(self, driving: str | Path | np.ndarray, video, renderer: FaceRenderer, reference: int) -> np.ndarray:
-        """The driver's camera motion per frame (:mod:`forgebench.generator.camera`) in the portrait's pixels."""
-        from forgebench.generator.camera import estimate_camera, to_portrait, work_size
-        from forgebench.media import face_geometry as fg
+def driver_camera(meter: BackgroundMeter | CameraMeter, driver: MotionTrack, renderer: FaceRenderer, reference: int,
+                  share: float = 1.0) -> CameraTrack:
+    """The driver's camera (:mod:`forgebench.generator.camera`) in the portrait's pixels: motion, trust, exposure.
 
-        n, size = video.n_frames, (video.width, video.height)
-        if isinstance(driving, np.ndarray | list | tuple):
-            frames = (np.asarray(f) for f in driving[:n])
-        else:  # a second, small decode: the analyzer keeps no frames (a long driver would not fit)
-            from forgebench.media.video import iter_frames
+    ``meter`` has seen every driving frame with its face mesh (the tracking pass's ``on_frame``);
+    ``driver`` is that pass's track.
+    """
+    from forgebench.generator.camera import to_portrait
+    from forgebench.media import face_geometry as fg
 
-            small = work_size(*size)
-            frames = (f for _, f in zip(range(n), iter_frames(driving, size=(small[0] + small[0] % 2,
-                                                                            small[1] + small[1] % 2)), strict=False))
-        landmarks = video.track.landmarks
-        motion = estimate_camera(frames, size, landmarks, video.track.valid, reference)
-        if len(motion) < n:  # a short decode: hold the last motion
-            motion = np.concatenate([motion, np.repeat(motion[-1:], n - len(motion), axis=0)])
-        if landmarks is None:
-            return motion
-        d_eyes, p_eyes = fg.eye_centres(landmarks[reference][:, :2]), fg.eye_centres(renderer.source_points[:, :2])
-        return to_portrait(motion, (d_eyes[0] + d_eyes[1]) / 2, float(np.linalg.norm(d_eyes[1] - d_eyes[0])),
-                           (p_eyes[0] + p_eyes[1]) / 2, float(np.linalg.norm(p_eyes[1] - p_eyes[0])),
-                           share=self.retargeter.pose_scale)
+    cam = meter.result(reference)
+    n = driver.n_frames
+    if len(cam.motion) < n:  # fewer frames seen than tracked: hold the last frame's camera
+        pad = n - len(cam.motion)
+        cam = CameraTrack(*(np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) for a in
+                            (cam.motion, cam.gain, cam.trust)))
+    landmarks = driver.landmarks
+    if landmarks is None:
+        return cam
+    d_eyes, p_eyes = fg.eye_centres(landmarks[reference][:, :2]), fg.eye_centres(renderer.source_points[:, :2])
+    motion = to_portrait(cam.motion, (d_eyes[0] + d_eyes[1]) / 2, float(np.linalg.norm(d_eyes[1] - d_eyes[0])),
+                         (p_eyes[0] + p_eyes[1]) / 2, float(np.linalg.norm(p_eyes[1] - p_eyes[0])), share=share)
+    return CameraTrack(motion, cam.gain, cam.trust)
 
 
 def _probe_fps(path: str | Path) -> float:
@@ -215,4 +227,4 @@ def _driving_hash(driving: str | Path | np.ndarray) -> str:
     return sha256_file(driving)
 
 
-__all__ = ["AUDIO_RATE", "ReenactmentConfig", "ReenactmentPipeline", "ReenactmentResult"]
+__all__ = ["AUDIO_RATE", "ReenactmentConfig", "ReenactmentPipeline", "ReenactmentResult", "driver_camera"]

@@ -11,7 +11,7 @@ kept when asked for — in memory, or in a temporary memory-mapped file once the
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,9 +48,11 @@ class VideoInput:
 
 
 def track_video(frames: Iterator[np.ndarray], fps: float, *, progress: bool = False, total: int | None = None,
+                on_frame: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
                 **meta: object) -> MotionTrack:
     """:func:`~forgebench.media.analyze.analyze_frames` with the tracker warmed up on the first frame
-    (:data:`TRACKER_WARMUP`), so that frame is measured like the tracked ones after it."""
+    (:data:`TRACKER_WARMUP`), so that frame is measured like the tracked ones after it. ``on_frame(frame,
+    mesh or None)`` sees each video frame once, as it is tracked (not the warm-up repeats)."""
     from forgebench.media.analyze import analyze_frames, track_from_landmarks
 
     first = next(frames, None)
@@ -63,7 +65,16 @@ def track_video(frames: Iterator[np.ndarray], fps: float, *, progress: bool = Fa
         yield first
         yield from frames
 
-    raw = analyze_frames(warmed(), fps, progress=progress, total=None if total is None else total + TRACKER_WARMUP)
+    seen = 0
+
+    def observe(frame: np.ndarray, mesh: np.ndarray | None) -> None:
+        nonlocal seen
+        seen += 1
+        if on_frame is not None and seen > TRACKER_WARMUP:
+            on_frame(frame, mesh)
+
+    raw = analyze_frames(warmed(), fps, progress=progress, total=None if total is None else total + TRACKER_WARMUP,
+                         on_frame=observe if on_frame is not None else None)
     n = TRACKER_WARMUP
     return track_from_landmarks(raw.landmarks[n:], raw.valid[n:], fps, int(raw.meta["width"]),
                                 int(raw.meta["height"]), **meta)
@@ -138,13 +149,15 @@ class VideoAnalyzer:
 
     def __call__(self, video: str | Path | np.ndarray | list[np.ndarray], *, fps: float | None = None,
                  audio: np.ndarray | None = None,
-                 max_frames: int | None = None, name: str | None = None, progress: bool = False) -> VideoInput:
+                 max_frames: int | None = None, name: str | None = None, progress: bool = False,
+                 on_frame: Callable[[np.ndarray, np.ndarray | None], None] | None = None) -> VideoInput:
         """Analyse a video file, or frames [T, H, W, 3] uint8 at ``fps`` (with optional 16 kHz ``audio``).
 
-        ``max_frames`` stops decoding after that many frames (the audio is cut to the same span).
+        ``max_frames`` stops decoding after that many frames (the audio is cut to the same span);
+        ``on_frame(frame, face mesh or None)`` sees each frame as it is tracked (:func:`track_video`).
         """
         if isinstance(video, np.ndarray | list | tuple):
-            return self._from_array(video, fps, audio, max_frames, name or "the video", progress)
+            return self._from_array(video, fps, audio, max_frames, name or "the video", progress, on_frame)
         from forgebench.media.audio import decode_audio, resample
         from forgebench.media.video import iter_frames, probe_video
 
@@ -176,7 +189,8 @@ class VideoAnalyzer:
 
         total = info.n_frames if max_frames is None else min(info.n_frames, max_frames)
         try:
-            track = track_video(frames(), info.fps, progress=progress, total=total or None, source=str(path))
+            track = track_video(frames(), info.fps, progress=progress, total=total or None, on_frame=on_frame,
+                                source=str(path))
         except BaseException:
             if store is not None:
                 store.close()
@@ -194,7 +208,8 @@ class VideoAnalyzer:
                           complete=complete, notes=notes)
 
     def _from_array(self, frames: np.ndarray, fps: float | None, audio: np.ndarray | None, max_frames: int | None,
-                    name: str, progress: bool) -> VideoInput:
+                    name: str, progress: bool,
+                    on_frame: Callable[[np.ndarray, np.ndarray | None], None] | None = None) -> VideoInput:
         if fps is None or not fps > 0:
             raise InputError("frames given as an array need their frame rate (fps)")
         shapes = sorted({str(np.shape(f)) for f in frames}) if not isinstance(frames, np.ndarray) else []
@@ -211,7 +226,7 @@ class VideoAnalyzer:
                              f"{self.config.max_sides[0]}x{self.config.max_sides[1]}")
         frames = frames[:, : height - height % 2, : width - width % 2]
         height, width = frames.shape[1:3]
-        track = track_video(iter(frames), fps, progress=progress, total=len(frames))
+        track = track_video(iter(frames), fps, progress=progress, total=len(frames), on_frame=on_frame)
         store = None
         if self.config.keep_frames:
             store = FrameStore(width, height)

@@ -7,7 +7,7 @@ generator's source image, so every part compares like with like.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,8 +95,12 @@ def track_from_landmarks(
 
 
 def analyze_frames(frames: Iterable[np.ndarray], fps: float, *, progress: bool = False, total: int | None = None,
+                   on_frame: Callable[[np.ndarray, np.ndarray | None], None] | None = None,
                    **meta: object) -> MotionTrack:
-    """Track the largest face through ``frames`` (RGB uint8) and measure each frame."""
+    """Track the largest face through ``frames`` (RGB uint8) and measure each frame.
+
+    ``on_frame(frame, mesh or None)`` is called with each frame as it is tracked (a reenactment's camera
+    estimate rides on this pass instead of decoding the video again)."""
     from forgebench.media.face_mesh import FaceMeshTracker
     from forgebench.progress import tqdm
 
@@ -107,6 +111,8 @@ def analyze_frames(frames: Iterable[np.ndarray], fps: float, *, progress: bool =
         for frame in tqdm(frames, total=total, disable=not progress, unit="frame", desc="analyze", file=sys.stderr):
             size = (frame.shape[1], frame.shape[0])
             found = tracker(frame)
+            if on_frame is not None:
+                on_frame(frame, found)
             valid.append(found is not None)
             points.append(found if found is not None else np.zeros((478, 3), np.float32))
     landmarks = np.stack(points) if points else np.zeros((0, 478, 3), np.float32)

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from forgebench.generator.camera import estimate_camera, to_portrait
+from forgebench.generator import camera as camera_module
+from forgebench.generator.camera import estimate_camera, expose, measure_camera, to_portrait
 from forgebench.media import face_geometry as fg
 
 SIZE = 160
@@ -106,3 +107,76 @@ def test_the_plate_follows_the_camera_and_the_identity_changes_nothing(source_fa
     assert away.sum() > 1000
     expected = np.roll(layers.plate, 5, axis=1).astype(int)
     np.testing.assert_array_equal(moved[away], expected[away])
+
+
+def test_an_exposure_change_is_measured_as_a_gain_per_channel():
+    scene = _shifted(_scene(), 0.0, 0.0)
+    gain = np.array([1.25, 1.1, 0.9])
+    dim = (scene.astype(np.float64) * 0.7).round().astype(np.uint8)  # room to brighten without clipping
+    lit = np.clip(dim * gain, 0, 255).round().astype(np.uint8)
+    frames = [dim] * 6 + [lit] * 6
+    cam = measure_camera(frames, (SIZE, SIZE))
+    np.testing.assert_allclose(cam.gain[:3], 1.0, atol=0.01)
+    np.testing.assert_allclose(cam.gain[-3:], np.broadcast_to(gain, (3, 3)), atol=0.02)
+    np.testing.assert_allclose(cam.motion, np.broadcast_to(np.eye(2, 3), (12, 2, 3)), atol=0.3)  # LK: brightness
+    # relative to a reference in the lit part, the dim part is the darker one
+    later = measure_camera(frames, (SIZE, SIZE), reference=10)
+    np.testing.assert_allclose(later.gain[0], 1.0 / gain, atol=0.02)
+    # off: no gain
+    off = measure_camera(frames, (SIZE, SIZE), config=camera_module.CameraConfig(exposure=False))
+    np.testing.assert_allclose(off.gain, 1.0)
+
+
+def test_a_motion_that_does_not_explain_the_surroundings_is_not_followed(monkeypatch):
+    """A still scene with a measured (wrong) pan: the plate stays still; a real pan is followed."""
+    scene = _scene()
+    still = [_shifted(scene, 0.0, 0.0)] * 30
+    pan = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]])
+    monkeypatch.setattr(camera_module, "track_step", lambda *a, **k: (pan, None))
+    fooled = measure_camera(still, (SIZE, SIZE))
+    assert fooled.trust.max() < 0.01
+    np.testing.assert_allclose(estimate_camera(still, (SIZE, SIZE))[-1, :, 2], [58.0, 0.0], atol=1e-6)  # unchecked
+    assert np.abs(fooled.motion[:, :, 2]).max() < 0.5
+    monkeypatch.undo()
+    panning = [_shifted(scene, 1.5 * t, 0.0) for t in range(10)]
+    followed = measure_camera(panning, (SIZE, SIZE))
+    np.testing.assert_allclose(followed.trust, 1.0)
+    np.testing.assert_allclose(followed.motion[:, 0, 2], 1.5 * np.arange(10), atol=0.3)
+
+
+def test_expose_multiplies_each_channel_and_saturates():
+    frame = np.array([[[100, 200, 30], [250, 10, 0]]], np.uint8)
+    gain = np.array([1.2, 0.5, 2.0])
+    np.testing.assert_array_equal(expose(frame, gain), np.clip(np.round(frame * gain), 0, 255).astype(np.uint8))
+    assert expose(frame, np.ones(3)) is frame
+
+
+def test_the_meter_in_a_thread_gives_what_the_meter_in_line_gives_and_hands_on_its_error():
+    scene = _scene()
+    frames = [_shifted(scene, 1.2 * t, -0.5 * t) for t in range(10)]
+    inline = measure_camera(frames, (SIZE, SIZE))
+    with camera_module.BackgroundMeter(camera_module.CameraMeter()) as meter:
+        for f in frames:
+            meter.add(f)
+        threaded = meter.result()
+    for a, b in zip((inline.motion, inline.gain, inline.trust), (threaded.motion, threaded.gain, threaded.trust),
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    broken = camera_module.BackgroundMeter(camera_module.CameraMeter())
+    broken.add(frames[0])
+    broken.add(np.zeros((3,), np.uint8))  # not a frame
+    with pytest.raises(Exception):  # noqa: B017 - whatever OpenCV raises, the caller sees it
+        broken.result()
+
+
+def test_the_tracking_pass_shows_each_frame_once_with_its_mesh(source_face):
+    from forgebench.generator.render.renderer import FaceRenderer
+    from forgebench.generator.video_input import track_video
+
+    renderer = FaceRenderer(source_face)
+    pose, expr, gaze = renderer.source_state
+    frames = [renderer.render(pose + [2.0 * t, 0, 0, 0, 0, 0], expr, gaze) for t in range(5)]
+    seen = []
+    track = track_video(iter(frames), 25.0, on_frame=lambda f, mesh: seen.append((f, mesh)))
+    assert len(seen) == 5 and all(a is b for a, (b, _) in zip(frames, seen, strict=True))
+    np.testing.assert_allclose(np.stack([m for _, m in seen]), track.landmarks, atol=1e-5)

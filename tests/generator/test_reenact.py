@@ -139,3 +139,23 @@ def test_lost_faces_are_held_and_a_faceless_driver_is_refused(source_face, other
     faceless[:14] = 128
     with pytest.raises(InputError, match="face in only 30%"):
         pipe(other_portrait, faceless, fps=25.0)
+
+
+
+def test_a_driver_whose_camera_brightens_brightens_the_self_reenactment(source_face, tmp_path):
+    """The driver's exposure steps up by 20 % half-way: the output follows it (``--no-camera``: it does not)."""
+    t = np.arange(24)
+    frames = _render(FaceRenderer(source_face), 4 * np.sin(2 * np.pi * t / 24), np.zeros(24))
+    driver = (frames.astype(np.float64) * 0.75).round()
+    driver[12:] *= 1.2
+    driver = np.clip(driver, 0, 255).round().astype(np.uint8)
+    ratios = {}
+    for camera in (True, False):
+        out = tmp_path / f"camera_{camera}.mp4"
+        pipe = ReenactmentPipeline.from_config(ReenactmentConfig(crop="full", crf=12, camera=camera))
+        pipe(driver[0], driver, fps=25.0, out=out)
+        fake = read_video(out, with_audio=False).frames.astype(np.float64)
+        ratios[camera] = fake[15:].mean() / fake[:9].mean()
+    real = driver[15:].astype(np.float64).mean() / driver[:9].mean()
+    assert abs(ratios[True] - real) < 0.02, (ratios, real)
+    assert abs(ratios[False] - 1.0) < 0.02, ratios
