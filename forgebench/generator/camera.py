@@ -55,7 +55,7 @@ class CameraConfig:
 
     work_side: int = 256  # frames are scaled so their longer side is at most this
     max_corners: int = 120
-    redetect_share: float = 0.5  # corners are detected again when fewer than this share of max_corners is left
+    redetect_share: float = 0.2  # corners are detected again when fewer than this share of max_corners is left
     min_distance: int = 7
     face_margin_iod: float = 0.6  # the face hull grown by this many IODs is left out
     hair_margin_iod: float = 0.8  # and everything above the chin within this many IODs beside the face (hair)
@@ -328,38 +328,40 @@ class _ThumbCheck:
         self.size = (max(8, int(round(work[0] * k))), max(8, int(round(work[1] * k))))
         self.k = self.size[0] / work[0]  # work pixels -> thumbnail pixels
         self.first: np.ndarray | None = None
-        self.ones = np.ones(self.size[::-1], np.float32)
+        self.first_lit: np.ndarray | None = None
         self.ok: list[float] = []
         self.gains: list[np.ndarray] = []
 
     def add(self, frame: np.ndarray, chain0: np.ndarray, pts_work: np.ndarray | None) -> None:
         cfg = self.cfg
-        small = cv2.resize(np.ascontiguousarray(frame), self.size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        small = cv2.resize(np.ascontiguousarray(frame), self.size, interpolation=cv2.INTER_AREA)
         if self.first is None:
             self.first = small
+            self.first_lit = small.min(-1) > 8  # near-black pixels say nothing of a gain
             self.ok.append(1.0)
             self.gains.append(np.ones(3))
             return
         m = chain0[:2].copy()
         m[:, 2] *= self.k
+        # beyond the first frame's edge the moved frame is black, and black pixels are left out below
         moved = cv2.warpAffine(self.first, m, self.size, flags=cv2.INTER_LINEAR)
-        inside = cv2.warpAffine(self.ones, m, self.size, flags=cv2.INTER_LINEAR) > 0.99
         pts = None if pts_work is None else pts_work * self.k
         around = _face_mask(self.size[::-1], pts, cfg.face_margin_iod, cfg.hair_margin_iod) > 0
-        lit = around & (self.first.min(-1) > 8)  # near-black pixels say nothing of a gain
-        sel = lit & inside & (moved.min(-1) > 8)
+        lit = around & self.first_lit
+        sel = lit & (moved.min(-1) > 8)
         if sel.sum() < 50:
             self.ok.append(1.0)
             self.gains.append(np.ones(3))
             return
-        still_err = float(np.abs(small[lit] - self.first[lit]).mean())
-        moved_err = float(np.abs(small[sel] - moved[sel]).mean())
+        still_err = sum(cv2.mean(cv2.absdiff(small, self.first), mask=lit.view(np.uint8))[:3])
+        moved_err = sum(cv2.mean(cv2.absdiff(small, moved), mask=sel.view(np.uint8))[:3])
         # the motion is trusted where it explains the surroundings better than a still camera does
         self.ok.append(1.0 if moved_err <= still_err or not cfg.trust else 0.0)
         gain = np.ones(3)
         if cfg.exposure:
-            g = np.median(small[sel] / moved[sel], axis=0)
-            if float(np.abs(small[sel] - moved[sel] * g).mean()) < cfg.exposure_gate * moved_err:
+            a, b = small[sel].astype(np.float32), moved[sel].astype(np.float32)
+            g = np.median(a / b, axis=0)
+            if float(np.abs(a - b * g).sum(1).mean()) < cfg.exposure_gate * moved_err:
                 gain = g
         self.gains.append(gain)
 
