@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 STAGES = {
-    "reenact": ("analyze", "analyze_driver", "retarget", "render", "watermark", "encode"),
+    "reenact": ("analyze", "analyze_driver", "retarget", "camera", "render", "watermark", "encode"),
     "dub": ("analyze_video", "motion", "compositor_setup", "render", "watermark", "encode"),
 }
 PER_IDENTITY = ("analyze", "compositor_setup")  # once per portrait or video, reported in ms
@@ -37,8 +37,11 @@ def _talking_clip(path: Path, size: int, seconds: float) -> Path:
 
 def run_video_bench(family: str, size: int = 256, seconds: float = 8.0, preset: str = "veryfast",
                     video: Path | None = None, image: Path | None = None, audio: Path | None = None,
-                    motion: str = "procedural") -> dict[str, float]:
-    """Per-stage and end-to-end frames per second of reenactment (``family="reenact"``) or dubbing."""
+                    motion: str = "procedural", camera: bool = True) -> dict[str, float]:
+    """Per-stage and end-to-end frames per second of reenactment (``family="reenact"``) or dubbing.
+
+    Reenactment measures the driver's camera in its tracking pass (``analyze_driver``; what is left of it after
+    that pass is ``camera``) unless ``camera`` is False (``generate --no-camera``)."""
     from forgebench.generator.config import DubbingConfig, ReenactmentConfig
     from forgebench.generator.defaults import default_portrait
     from forgebench.media.audio import load_audio
@@ -56,7 +59,7 @@ def run_video_bench(family: str, size: int = 256, seconds: float = 8.0, preset: 
 
             portrait = load_image(image) if image else default_portrait()
             # crop "face" at --size: the output is size x size whatever the driving video's size.
-            config = ReenactmentConfig(size=size, preset=preset, max_seconds=seconds)
+            config = ReenactmentConfig(size=size, preset=preset, max_seconds=seconds, camera=camera)
             pipe = ReenactmentPipeline.from_config(config)
 
             def call(inline: bool, out_path: Path):
@@ -84,6 +87,9 @@ def run_video_bench(family: str, size: int = 256, seconds: float = 8.0, preset: 
                     out[f"{prefix}{stage}_ms"] = taken * 1000
                 else:
                     out[f"{prefix}{stage}_fps"] = n / taken if taken > 0 else float("inf")
+        if not camera:
+            out.pop("camera_fps", None)
+            out.pop("cpu_camera_fps", None)
         t0, c0 = time.perf_counter(), time.process_time()
         threaded = call(False, tmp_dir / "threaded.mp4")
         total = time.perf_counter() - t0
@@ -99,7 +105,8 @@ def cmd_bench_video(args: argparse.Namespace) -> int:
     what = "reenactment" if family == "reenact" else "dubbing"
     print(f"bench {family}: {what} at {args.size} px, {args.seconds:g} s (preset {args.preset}) ...", file=sys.stderr)
     res = run_video_bench(family, args.size, args.seconds, args.preset, args.video, getattr(args, "image", None),
-                          getattr(args, "audio", None), getattr(args, "motion", "procedural"))
+                          getattr(args, "audio", None), getattr(args, "motion", "procedural"),
+                          camera=not getattr(args, "no_camera", False))
     print(f"video in {res['width']:.0f}x{res['height']:.0f} at {res['fps']:g} fps; video out "
           f"{res['out_width']:.0f}x{res['out_height']:.0f}, {res['frames']:.0f} frames")
     rows = [("stage", "wall", "per CPU-second")]

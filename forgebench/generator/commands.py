@@ -291,6 +291,8 @@ def add_bench_video(bench: argparse._SubParsersAction) -> None:
         if family == "reenact":
             p.add_argument("--video", type=Path, help="driving video (default: made from the built-in portrait)")
             p.add_argument("--image", type=Path, help="portrait (default: the built-in one)")
+            p.add_argument("--no-camera", action="store_true",
+                           help="leave the driver's camera out (as generate --no-camera)")
         else:
             p.add_argument("--video", type=Path, help="video to dub, at its own size up to 720p "
                                                       "(default: made from the built-in portrait)")
