@@ -42,3 +42,14 @@ def source_face(portrait):
     from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
 
     return SourceAnalyzer(AnalyzerConfig(size=256))(portrait)
+
+
+@pytest.fixture
+def layered_renderer(source_face):
+    """A renderer of :func:`source_face` with its head layer and plate (skipped without the segmentation runtime)."""
+    from forgebench.generator.render.renderer import FaceRenderer
+
+    pytest.importorskip("ai_edge_litert")
+    renderer = FaceRenderer(source_face)
+    assert renderer.layers is not None
+    return renderer

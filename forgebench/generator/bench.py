@@ -32,10 +32,13 @@ def _rate(n: int, seconds: float) -> float:
 @contextlib.contextmanager
 def _stage(out: dict[str, float], name: str, n: int):
     """Record ``name``: frames per wall second (``{name}_fps``) and CPU milliseconds a frame (``{name}_cpu_ms``)."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    yield
-    out[f"{name}_fps"] = _rate(n, time.perf_counter() - wall)
-    out[f"{name}_cpu_ms"] = 1000.0 * (time.process_time() - cpu) / max(n, 1)
+    from forgebench.generator.pipeline import Stopwatch
+
+    timings: dict[str, float] = {}
+    with Stopwatch(timings)(name):
+        yield
+    out[f"{name}_fps"] = _rate(n, timings[name])
+    out[f"{name}_cpu_ms"] = 1000.0 * timings["cpu_" + name] / max(n, 1)
 
 
 def whole_process(image: np.ndarray, audio: np.ndarray, size: int, fps: float, preset: str, motion: str,

@@ -14,6 +14,7 @@ Numbers are measured, never asserted; the machine's load average is printed besi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -61,9 +62,10 @@ def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = 
     """Time every stage of self-reenacting ``frames`` [T, S, S, 3] from their own first frame (the driver's
     camera measured and applied unless ``camera`` is False, as ``generate --no-camera``)."""
     from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
-    from forgebench.generator.camera import BackgroundMeter, CameraMeter, expose
+    from forgebench.generator.camera import BackgroundMeter, CameraMeter
     from forgebench.generator.motion.base import SourceState
-    from forgebench.generator.reenact import driver_camera
+    from forgebench.generator.pipeline import Stopwatch
+    from forgebench.generator.reenact import driver_camera, render_frame
     from forgebench.generator.render.renderer import FaceRenderer
     from forgebench.generator.render.rig import DenseMotion, dense_offsets
     from forgebench.generator.retarget import retarget
@@ -81,45 +83,35 @@ def run_self_reenact_bench(frames: np.ndarray, fps: float = 25.0, dense: bool = 
     renderer = FaceRenderer(source)
     out["renderer_setup_ms"] = (time.perf_counter() - t0) * 1000
 
-    stages: dict[str, float] = {}
-    cpu: dict[str, float] = {}  # process CPU seconds: what a stage costs without the other jobs on a shared machine
-    meter = BackgroundMeter(CameraMeter()) if camera else None  # the driver's camera, beside its tracking
-    t0, c0 = time.perf_counter(), time.process_time()
-    try:
+    timings: dict[str, float] = {}  # wall and CPU seconds per stage (CPU: what a stage costs whatever else runs)
+    watch = Stopwatch(timings)
+    # the driver's camera is measured in a thread beside its tracking, as the pipeline does (the stage ends
+    # when the thread has caught up)
+    with watch("track driver + camera (a thread beside it)" if camera else "track driver"), \
+            BackgroundMeter(CameraMeter()) if camera else contextlib.nullcontext() as meter:
         driver = track_video(iter(frames), fps, total=n, on_frame=None if meter is None else meter.add)
-    finally:
-        if meter is not None:
-            meter.close()
-    key = "track driver" if meter is None else "track driver + camera (a thread beside it)"
-    stages[key], cpu[key] = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
-    track = retarget(driver, state, source_size=(size, size))
-    motion = DenseMotion(driver.landmarks, driver.valid, int(track.meta["reference_frame"])) if dense else None
-    stages["retarget"], cpu["retarget"] = time.perf_counter() - t0, time.process_time() - c0
+    with watch("retarget"):
+        state = SourceState(pose=source.face.pose, expression=source.face.expression, gaze=source.face.gaze)
+        track = retarget(driver, state, source_size=(size, size))
+        motion = DenseMotion(driver.landmarks, driver.valid, int(track.meta["reference_frame"])) if dense else None
     cam = None
     if meter is not None:
-        t0, c0 = time.perf_counter(), time.process_time()
-        cam = driver_camera(meter, driver, renderer, int(track.meta["reference_frame"]))
-        stages["camera (after tracking)"], cpu["camera (after tracking)"] = (time.perf_counter() - t0,
-                                                                           time.process_time() - c0)
+        with watch("camera (after tracking)"):
+            cam = driver_camera(meter, driver, renderer, int(track.meta["reference_frame"]))
         out["camera_thread_cpu_ms_per_frame"] = meter.cpu_s / n * 1000
     renderer.profile = {}
     rendered = []
-    t0, c0 = time.perf_counter(), time.process_time()
-    for t in range(n):
-        offsets = None
-        if motion is not None:
-            tt = time.perf_counter()
-            offsets = dense_offsets(renderer.rig, motion.change(t), track.expression[t], track.gaze[t])
-            renderer.profile["dense offsets"] = renderer.profile.get("dense offsets", 0.0) + time.perf_counter() - tt
-        if cam is None:
-            rendered.append(renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets))
-        else:
-            frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets,
-                                    camera=cam.plate(t, (size, size)))
-            rendered.append(expose(frame, cam.gain[t]))
-    stages["render"], cpu["render"] = time.perf_counter() - t0, time.process_time() - c0
+    with watch("render"):
+        for t in range(n):
+            offsets = None
+            if motion is not None:
+                tt = time.perf_counter()
+                offsets = dense_offsets(renderer.rig, motion.change(t), track.expression[t], track.gaze[t])
+                renderer.profile["dense offsets"] = (renderer.profile.get("dense offsets", 0.0)
+                                                     + time.perf_counter() - tt)
+            rendered.append(render_frame(renderer, track, t, offsets, cam))
+    stages = {k: v for k, v in timings.items() if not k.startswith("cpu_")}
+    cpu = {k: timings["cpu_" + k] for k in stages}
     in_process = sum(stages.values())
     out["stages_ms_per_frame"] = {k: v / n * 1000 for k, v in stages.items()}
     out["stages_cpu_ms_per_frame"] = {k: v / n * 1000 for k, v in cpu.items()}

@@ -92,12 +92,6 @@ def _face_mask(shape: tuple[int, int], points: np.ndarray | None, margin_iod: fl
     return mask
 
 
-def estimate_step(prev: np.ndarray, cur: np.ndarray, mask: np.ndarray,
-                  config: CameraConfig | None = None) -> np.ndarray | None:
-    """The similarity [2, 3] taking ``prev``'s masked content to ``cur`` (grey uint8), or None if unsure."""
-    return track_step(prev, cur, mask, None, config)[0]
-
-
 def track_step(prev: np.ndarray, cur: np.ndarray, mask: np.ndarray, points: np.ndarray | None,
                config: CameraConfig | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
     """One step of the camera: ``(similarity or None, points to follow next)``.
@@ -402,5 +396,5 @@ def to_portrait(motion: np.ndarray, driver_centre: np.ndarray, driver_iod: float
     return out
 
 
-__all__ = ["BackgroundMeter", "CameraConfig", "CameraMeter", "CameraTrack", "estimate_camera", "estimate_step",
-           "expose", "measure_camera", "to_portrait", "track_step", "work_size"]
+__all__ = ["BackgroundMeter", "CameraConfig", "CameraMeter", "CameraTrack", "estimate_camera", "expose",
+           "measure_camera", "to_portrait", "track_step", "work_size"]

@@ -19,6 +19,7 @@ pixel for pixel with the video.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 from forgebench import __version__
 from forgebench.errors import InputError
 from forgebench.generator.analyze import AnalyzerConfig, SourceAnalyzer
-from forgebench.generator.camera import BackgroundMeter, CameraConfig, CameraMeter, CameraTrack, expose
+from forgebench.generator.camera import BackgroundMeter, CameraConfig, CameraMeter, CameraTrack, expose, to_portrait
 from forgebench.generator.config import ReenactmentConfig
 from forgebench.generator.motion.base import SourceState
 from forgebench.generator.pipeline import GenerationResult, Stopwatch, render_and_write, sha256_array
@@ -112,16 +113,12 @@ class ReenactmentPipeline:
         if cfg.max_seconds is not None:
             rate = fps if in_memory else _probe_fps(driving)
             max_frames = max(1, int(round(cfg.max_seconds * rate)))
-        meter = None
-        if cfg.camera and out is not None:  # the driver's camera is measured beside its tracking
-            meter = BackgroundMeter(CameraMeter(config=self.camera_config))
-        try:
-            with watch("analyze_driver"):
-                video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
-                                            progress=progress, on_frame=None if meter is None else meter.add)
-        finally:
-            if meter is not None:
-                meter.close()
+        # the driver's camera is measured in a thread beside its tracking (only what is rendered needs it)
+        measure = cfg.camera and out is not None
+        with BackgroundMeter(CameraMeter(config=self.camera_config)) if measure else contextlib.nullcontext() \
+                as meter, watch("analyze_driver"):
+            video = self.video_analyzer(driving, fps=fps, audio=audio, max_frames=max_frames, name=name,
+                                        progress=progress, on_frame=None if meter is None else meter.add)
         if video.n_frames / video.fps > MAX_SECONDS:
             raise InputError(f"{name} is {video.n_frames / video.fps:.0f} s long; forgebench takes at most "
                              f"{MAX_SECONDS:g} s: cut it or set max_seconds")
@@ -172,11 +169,7 @@ class ReenactmentPipeline:
         def render(t: int) -> np.ndarray:
             offsets = None if dense is None else dense_offsets(renderer.rig, dense.change(t), track.expression[t],
                                                                track.gaze[t])
-            if camera is None:
-                return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets)
-            frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets,
-                                    camera=camera.plate(t, (source.width, source.height)))
-            return expose(frame, camera.gain[t])
+            return render_frame(renderer, track, t, offsets, camera)
 
         t3 = time.perf_counter()
         result.path, first = render_and_write(
@@ -194,15 +187,9 @@ def driver_camera(meter: BackgroundMeter | CameraMeter, driver: MotionTrack, ren
     ``meter`` has seen every driving frame with its face mesh (the tracking pass's ``on_frame``);
     ``driver`` is that pass's track.
     """
-    from forgebench.generator.camera import to_portrait
     from forgebench.media import face_geometry as fg
 
     cam = meter.result(reference)
-    n = driver.n_frames
-    if len(cam.motion) < n:  # fewer frames seen than tracked: hold the last frame's camera
-        pad = n - len(cam.motion)
-        cam = CameraTrack(*(np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) for a in
-                            (cam.motion, cam.gain, cam.trust)))
     landmarks = driver.landmarks
     if landmarks is None:
         return cam
@@ -210,6 +197,17 @@ def driver_camera(meter: BackgroundMeter | CameraMeter, driver: MotionTrack, ren
     motion = to_portrait(cam.motion, (d_eyes[0] + d_eyes[1]) / 2, float(np.linalg.norm(d_eyes[1] - d_eyes[0])),
                          (p_eyes[0] + p_eyes[1]) / 2, float(np.linalg.norm(p_eyes[1] - p_eyes[0])), share=share)
     return CameraTrack(motion, cam.gain, cam.trust)
+
+
+def render_frame(renderer: FaceRenderer, track: MotionTrack, t: int, offsets: np.ndarray | None = None,
+                 camera: CameraTrack | None = None) -> np.ndarray:
+    """Frame ``t`` of a retargeted ``track``; with the driver's ``camera`` (:func:`driver_camera`) the plate
+    moves as its camera did and the frame takes its exposure."""
+    if camera is None:
+        return renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets)
+    frame = renderer.render(track.pose[t], track.expression[t], track.gaze[t], offsets=offsets,
+                            camera=camera.plate(t, (renderer.width, renderer.height)))
+    return expose(frame, camera.gain[t])
 
 
 def _probe_fps(path: str | Path) -> float:
@@ -227,4 +225,5 @@ def _driving_hash(driving: str | Path | np.ndarray) -> str:
     return sha256_file(driving)
 
 
-__all__ = ["AUDIO_RATE", "ReenactmentConfig", "ReenactmentPipeline", "ReenactmentResult", "driver_camera"]
+__all__ = ["AUDIO_RATE", "ReenactmentConfig", "ReenactmentPipeline", "ReenactmentResult", "driver_camera",
+           "render_frame"]

@@ -89,13 +89,9 @@ def test_motion_is_carried_into_the_portrait_by_its_face_centre_and_size():
     np.testing.assert_allclose(none[0], np.eye(2, 3), atol=1e-12)
 
 
-def test_the_plate_follows_the_camera_and_the_identity_changes_nothing(source_face):
-    from forgebench.generator.render.renderer import FaceRenderer
-
-    pytest.importorskip("ai_edge_litert")
-    renderer = FaceRenderer(source_face)
+def test_the_plate_follows_the_camera_and_the_identity_changes_nothing(layered_renderer):
+    renderer = layered_renderer
     layers = renderer.layers
-    assert layers is not None
     pose, expr, gaze = renderer.source_state
     plain = renderer.render(pose, expr, gaze)
     np.testing.assert_array_equal(renderer.render(pose, expr, gaze, camera=np.eye(2, 3)), plain)

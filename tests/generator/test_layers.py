@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from forgebench.generator.render.layers import fill_holes, lift_to_sphere
 from forgebench.media import face_geometry as fg
@@ -34,18 +33,14 @@ def test_points_on_the_head_sphere_follow_a_translation_and_return_at_rest():
     np.testing.assert_allclose(fg.pose_to_points(canon, moved, 256, 256)[:, :2], pts + [12.8, -5.12], atol=1e-9)
 
 
-def test_background_stays_still_and_hair_follows_the_head(source_face):
-    from forgebench.generator.render.renderer import FaceRenderer
-
-    pytest.importorskip("ai_edge_litert")
-    renderer = FaceRenderer(source_face)
+def test_background_stays_still_and_hair_follows_the_head(layered_renderer):
+    renderer = layered_renderer
     layers = renderer.layers
-    assert layers is not None
     pose, expr, gaze = renderer.source_state
     moved = pose.copy()
     moved[3] += 6.0 / renderer.width  # the whole head 6 px to the right
     frame = renderer.render(moved, expr, gaze).astype(float)
-    src = source_face.image.astype(float)
+    src = renderer.source.image.astype(float)
     import cv2
 
     near_head = cv2.dilate((layers.alpha > 0.01).astype(np.uint8), np.ones((17, 17), np.uint8)) > 0

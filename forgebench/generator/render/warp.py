@@ -20,6 +20,8 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial import Delaunay
 
+FIXED_POINT_BITS = 4  # fixed-point bits for cv2's rasteriser: sub-pixel vertex positions
+
 
 class DenseWarp:
     """Backward maps for an image of ``width`` x ``height`` from control points.
@@ -124,11 +126,23 @@ def _locate(triangles: np.ndarray, vertices: np.ndarray, width: int, height: int
     16k grid points from run to run (a quarter of a whole ``generate`` run at worst).
     """
     ids = np.full((height, width), -1, np.int32)
-    shift = MeshRaster._SHIFT
-    fixed = np.round(np.asarray(vertices, np.float64) * (1 << shift)).astype(np.int32)[triangles]
-    for k, corners in enumerate(fixed):
-        cv2.fillConvexPoly(ids, corners, k, cv2.LINE_8, shift)
+    fill_triangle_ids(ids, vertices, triangles)
     return ids
+
+
+def fill_triangle_ids(ids: np.ndarray, vertices: np.ndarray, triangles: np.ndarray,
+                      order: np.ndarray | None = None) -> None:
+    """Write into ``ids`` [H, W] int32 the index of each triangle over the pixel centres it covers.
+
+    ``vertices`` [N, 2] in pixels of ``ids`` (sub-pixel: cv2's fixed-point rasteriser), ``triangles`` [K, 3];
+    drawn in ``order`` (later over earlier; default: index order).
+    """
+    shift = FIXED_POINT_BITS
+    order = np.arange(len(triangles)) if order is None else np.asarray(order)
+    fixed = np.round(np.asarray(vertices, np.float64) * (1 << shift)).astype(np.int32)[np.asarray(triangles)[order]]
+    fill = cv2.fillConvexPoly
+    for k, corners in zip(order.tolist(), fixed, strict=True):
+        fill(ids, corners, k, cv2.LINE_8, shift)
 
 
 def border_anchors(width: int, height: int, per_side: int = 6) -> np.ndarray:
@@ -161,8 +175,6 @@ class MeshRaster:
             whose area has the other sign faces away from the camera and is drawn first, under every
             front face. None: depth order only.
     """
-
-    _SHIFT = 4  # fixed-point bits for cv2's rasteriser: sub-pixel vertex positions
 
     MIN_AREA = 0.25  # px²: a (nearly) collapsed triangle is not drawn, or its edge would show as a line
 
@@ -200,10 +212,7 @@ class MeshRaster:
             return backward
         ids = self._ids.ravel()[: (y1 - y0) * (x1 - x0)].reshape(y1 - y0, x1 - x0)  # contiguous
         ids.fill(-1)
-        fixed = np.round((q - [x0, y0]) * (1 << self._SHIFT)).astype(np.int32)[tri[order]]
-        fill = cv2.fillConvexPoly
-        for k, corners in zip(order.tolist(), fixed):
-            fill(ids, corners, k, cv2.LINE_8, self._SHIFT)
+        fill_triangle_ids(ids, q - [x0, y0], tri, order)
         covered = ids >= 0
         self.last_covered[y0:y1, x0:x1] = covered
         flat = np.flatnonzero(covered)
